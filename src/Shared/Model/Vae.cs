@@ -1,0 +1,68 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace VaeCluster.Model;
+
+/// <summary>
+/// The reference VAE of pytorch/examples (784-400-20-400-784). Layer names match PyTorch's state_dict
+/// (fc1, fc21, fc22, fc3, fc4) so that exported weights load there unchanged.
+/// </summary>
+public sealed class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tensor Mu, Tensor LogVar)>
+{
+    public const int ImagePixels = 784;
+
+    public ModelShape Shape { get; }
+
+    private readonly Linear fc1, fc21, fc22, fc3, fc4;
+
+    public Vae(ModelShape shape) : base(nameof(Vae))
+    {
+        Shape = shape;
+        fc1 = nn.Linear(ImagePixels, shape.Hidden);
+        fc21 = nn.Linear(shape.Hidden, shape.Latent);
+        fc22 = nn.Linear(shape.Hidden, shape.Latent);
+        fc3 = nn.Linear(shape.Latent, shape.Hidden);
+        fc4 = nn.Linear(shape.Hidden, ImagePixels);
+        RegisterComponents();
+    }
+
+    public (Tensor Mu, Tensor LogVar) Encode(Tensor x)
+    {
+        using var h = nn.functional.relu(fc1.forward(x));
+        return (fc21.forward(h), fc22.forward(h));
+    }
+
+    /// <summary>z = mu + eps * sigma, with eps supplied by the caller so that sharding cannot change the noise.</summary>
+    public static Tensor Reparameterize(Tensor mu, Tensor logVar, Tensor eps)
+    {
+        using var std = (0.5 * logVar).exp_();
+        return mu + eps * std;
+    }
+
+    public Tensor Decode(Tensor z)
+    {
+        using var h = nn.functional.relu(fc3.forward(z));
+        using var logits = fc4.forward(h);
+        return nn.functional.sigmoid(logits);
+    }
+
+    /// <param name="x">images, [n, 784], values in [0, 1]</param>
+    /// <param name="eps">standard normal noise, [n, latent]</param>
+    public override (Tensor Reconstruction, Tensor Mu, Tensor LogVar) forward(Tensor x, Tensor eps)
+    {
+        var (mu, logVar) = Encode(x);
+        using var z = Reparameterize(mu, logVar, eps);
+        return (Decode(z), mu, logVar);
+    }
+
+    /// <summary>Parameters in PyTorch's state_dict order, with PyTorch's names.</summary>
+    public IReadOnlyList<(string Name, Tensor Tensor)> NamedParameters() =>
+        named_parameters().Select(p => (p.name, (Tensor)p.parameter)).ToList();
+}
+
+/// <summary>The sizes that define the model; the image size is fixed by MNIST.</summary>
+public sealed record ModelShape(int Hidden = 400, int Latent = 20)
+{
+    public static readonly ModelShape Reference = new();
+}
