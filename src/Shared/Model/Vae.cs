@@ -56,6 +56,23 @@ public sealed class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tens
         return (Decode(z), mu, logVar);
     }
 
+    /// <summary>
+    /// Makes this replica compute with another model's parameter storage: single-process workers read the
+    /// coordinator's parameters in place instead of copying 2.6 MB every step. Gradients stay this replica's own.
+    /// </summary>
+    public void ShareParametersOf(IReadOnlyList<(string Name, Tensor Tensor)> master)
+    {
+        var byName = master.ToDictionary(p => p.Name, p => p.Tensor);
+        foreach (var (name, layer) in Layers())
+        {
+            layer.weight = new Parameter(byName[$"{name}.weight"].detach(), requires_grad: true);
+            layer.bias = new Parameter(byName[$"{name}.bias"].detach(), requires_grad: true);
+        }
+    }
+
+    private IEnumerable<(string Name, Linear Layer)> Layers() =>
+        [("fc1", fc1), ("fc21", fc21), ("fc22", fc22), ("fc3", fc3), ("fc4", fc4)];
+
     /// <summary>Parameters in PyTorch's state_dict order, with PyTorch's names.</summary>
     public IReadOnlyList<(string Name, Tensor Tensor)> NamedParameters() =>
         named_parameters().Select(p => (p.name, (Tensor)p.parameter)).ToList();

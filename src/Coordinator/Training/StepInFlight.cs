@@ -1,0 +1,71 @@
+using Akka.Actor;
+using VaeCluster.Protocol;
+
+namespace VaeCluster.Coordinator.Training;
+
+/// <summary>
+/// Bookkeeping for the step being computed: which worker holds which shard, which results are in, and which
+/// shards await a new owner after a deadline. The first result for a shard wins; later ones are duplicates.
+/// </summary>
+public sealed class StepInFlight(long step, int epoch, int stepInEpoch, IReadOnlyList<ComputeShard> shards)
+{
+    private readonly ShardGradient?[] results = new ShardGradient?[shards.Count];
+    private readonly IActorRef?[] owners = new IActorRef?[shards.Count];
+    private readonly Queue<int> orphans = new();
+    private readonly SortedSet<int> reassigned = [];
+
+    public long Step { get; } = step;
+    public int Epoch { get; } = epoch;
+    public int StepInEpoch { get; } = stepInEpoch;
+    public IReadOnlyList<ComputeShard> Shards { get; } = shards;
+    public bool IsComplete => results.All(r => r is not null);
+    public IReadOnlyList<int> ReassignedShards => reassigned.ToList();
+    public bool HasOrphans => orphans.Count > 0;
+
+    public void Assign(int shardIndex, IActorRef worker) => owners[shardIndex] = worker;
+
+    public IActorRef? OwnerOf(int shardIndex) => owners[shardIndex];
+
+    public bool IsDone(int shardIndex) => results[shardIndex] is not null;
+
+    /// <summary>Records a result; false if it is stale, unknown or a duplicate (the caller disposes it).</summary>
+    public bool TryRecord(ShardGradient result)
+    {
+        if (result.Step != Step || result.ShardIndex < 0 || result.ShardIndex >= results.Length) return false;
+        if (results[result.ShardIndex] is not null) return false;
+        if (result.SampleCount != Shards[result.ShardIndex].SampleIndices.Length) return false;
+        results[result.ShardIndex] = result;
+        return true;
+    }
+
+    /// <summary>The shard's owner missed its deadline (or left): the shard waits for the next free worker.</summary>
+    public void Orphan(int shardIndex)
+    {
+        owners[shardIndex] = null;
+        reassigned.Add(shardIndex);
+        if (!orphans.Contains(shardIndex)) orphans.Enqueue(shardIndex);
+    }
+
+    public int? TakeOrphan()
+    {
+        while (orphans.Count > 0)
+        {
+            int shard = orphans.Dequeue();
+            if (!IsDone(shard)) return shard;
+        }
+        return null;
+    }
+
+    /// <summary>Shards not yet answered that this worker holds (when it leaves).</summary>
+    public IEnumerable<int> PendingShardsOf(IActorRef worker) =>
+        Enumerable.Range(0, owners.Length).Where(i => !IsDone(i) && Equals(owners[i], worker));
+
+    /// <summary>The results in shard order; only valid once complete.</summary>
+    public IReadOnlyList<ShardGradient> Results => results.Select(r => r!).ToList();
+
+    /// <summary>Releases results of a step that will not be applied (training stopped mid-step).</summary>
+    public void DiscardResults()
+    {
+        foreach (var r in results) r?.Gradient.Dispose();
+    }
+}

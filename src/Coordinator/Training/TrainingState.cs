@@ -1,0 +1,110 @@
+using VaeCluster.Checkpoints;
+using VaeCluster.Model;
+using VaeCluster.Protocol;
+using VaeCluster.Training;
+using static TorchSharp.torch;
+
+namespace VaeCluster.Coordinator.Training;
+
+/// <summary>
+/// What the coordinator owns: the master parameters, the optimizer and the position in the data. Everything a
+/// checkpoint must hold lives here, so capture and restore cannot forget a piece.
+/// </summary>
+public sealed class TrainingState : IDisposable
+{
+    private readonly int trainCount;
+    private int[] permutation = [];
+    private int permutationEpoch = -1;
+
+    public TrainingOptions Options { get; }
+    public Vae Model { get; }
+    public Adam Optimizer { get; }
+    public IReadOnlyList<(string Name, Tensor Tensor)> Parameters { get; }
+    public TrainingCursor Cursor { get; private set; }
+
+    private TrainingState(TrainingOptions options, int trainCount)
+    {
+        Options = options;
+        this.trainCount = trainCount;
+        // Seeded like the PyTorch reference: the initial weights depend on the seed alone.
+        manual_seed(options.Seed);
+        Model = new Vae(new ModelShape(options.Hidden, options.Latent));
+        Parameters = Model.NamedParameters();
+        Optimizer = new Adam(Parameters, options.LearningRate);
+        Cursor = new TrainingCursor(Epoch: 1, StepInEpoch: 0, GlobalStep: 0);
+    }
+
+    public static TrainingState Fresh(TrainingOptions options, int trainCount) => new(options, trainCount);
+
+    public static TrainingState Resume(Checkpoint checkpoint, TrainingOptions options, int trainCount)
+    {
+        var state = new TrainingState(options, trainCount);
+        state.Restore(checkpoint);
+        return state;
+    }
+
+    public int StepsPerEpoch => EpochOrder.StepsPerEpoch(trainCount, Options.BatchSize);
+    public bool EpochComplete => Cursor.StepInEpoch >= StepsPerEpoch;
+    public bool Finished => Cursor.Epoch > Options.Epochs;
+
+    /// <summary>The global batch at the cursor: its samples in this epoch's order and its noise.</summary>
+    public GlobalBatch NextBatch()
+    {
+        if (permutationEpoch != Cursor.Epoch)
+        {
+            permutation = EpochOrder.Permutation(Options.Seed, Cursor.Epoch, trainCount);
+            permutationEpoch = Cursor.Epoch;
+        }
+        var samples = EpochOrder.GlobalBatch(permutation, Cursor.StepInEpoch, Options.BatchSize).ToArray();
+        using var noise = StepNoise.ForStep(Options.Seed, Cursor.GlobalStep, samples.Length, Options.Latent);
+        return new GlobalBatch(Cursor.GlobalStep, samples, noise.data<float>().ToArray(), Options.Latent);
+    }
+
+    /// <summary>Applies the combined gradient of a complete step and advances the cursor. Disposes the shards.</summary>
+    public void Apply(IReadOnlyList<ShardGradient> shardsInOrder)
+    {
+        try
+        {
+            Optimizer.Apply(GradientCombiner.SumInShardOrder(shardsInOrder));
+        }
+        finally
+        {
+            foreach (var shard in shardsInOrder) shard.Gradient.Dispose();
+        }
+        Cursor = Cursor with { StepInEpoch = Cursor.StepInEpoch + 1, GlobalStep = Cursor.GlobalStep + 1 };
+    }
+
+    public void StartNextEpoch() => Cursor = new TrainingCursor(Cursor.Epoch + 1, 0, Cursor.GlobalStep);
+
+    public Checkpoint Capture() => new(
+        Cursor, Options.Seed, Options.ToJson(), Parameters,
+        new AdamState(Optimizer.Step, Named(Optimizer.ExpAvg), Named(Optimizer.ExpAvgSq)));
+
+    private void Restore(Checkpoint checkpoint)
+    {
+        var saved = checkpoint.Parameters.ToDictionary(p => p.Name, p => p.Tensor);
+        var expAvg = checkpoint.Optimizer.ExpAvg.ToDictionary(p => p.Name, p => p.Tensor);
+        var expAvgSq = checkpoint.Optimizer.ExpAvgSq.ToDictionary(p => p.Name, p => p.Tensor);
+        using (no_grad())
+        {
+            foreach (var (name, tensor) in Parameters)
+            {
+                if (!saved.TryGetValue(name, out var value) || !value.shape.SequenceEqual(tensor.shape))
+                    throw new InvalidDataException($"checkpoint does not match the model: parameter {name} missing or of another shape");
+                tensor.copy_(value);
+            }
+        }
+        Optimizer.Restore(checkpoint.Optimizer.Step,
+            Parameters.Select(p => expAvg[p.Name]).ToList(), Parameters.Select(p => expAvgSq[p.Name]).ToList());
+        Cursor = checkpoint.Cursor;
+    }
+
+    private IReadOnlyList<(string Name, Tensor Tensor)> Named(IReadOnlyList<Tensor> tensors) =>
+        Parameters.Select((p, i) => (p.Name, tensors[i])).ToList();
+
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        Model.Dispose();
+    }
+}

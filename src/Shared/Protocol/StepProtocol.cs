@@ -1,0 +1,57 @@
+using Akka.Actor;
+using static TorchSharp.torch;
+
+namespace VaeCluster.Protocol;
+
+/// <summary>
+/// The step protocol between the coordinator and its workers. In single-process mode these records travel by
+/// reference; tensors inside them change owner with the message (the receiver disposes them).
+/// See docs/ARCHITECTURE.md for the sequence.
+/// </summary>
+public interface IStepMessage;
+
+/// <summary>A worker announces itself to the coordinator when it starts.</summary>
+public sealed record RegisterWorker(string WorkerId) : IStepMessage;
+
+/// <summary>
+/// The coordinator's answer: the parameters the worker's replica must compute with. In single-process mode the
+/// replica shares these tensors' storage, so no parameter ever has to be copied.
+/// </summary>
+public sealed record WorkerAccepted(string WorkerId, SharedParameters Parameters) : IStepMessage;
+
+/// <summary>The master parameters, in PyTorch state_dict order; read-only for workers.</summary>
+public sealed record SharedParameters(IReadOnlyList<(string Name, Tensor Tensor)> Tensors);
+
+/// <summary>
+/// Compute the summed loss gradient of one shard of a global batch.
+/// <paramref name="Noise"/> is this shard's slice of the step's reparameterisation noise ([samples x latent],
+/// row-major), so the result does not depend on how the global batch was cut.
+/// </summary>
+public sealed record ComputeShard(long Step, int ShardIndex, int[] SampleIndices, float[] Noise) : IStepMessage;
+
+/// <summary>
+/// A shard's result: gradients of the summed loss (one tensor per parameter, state_dict order), and loss sums.
+/// Sums, not means, so that shard results add up to the global batch's.
+/// </summary>
+public sealed record ShardGradient(
+    long Step, int ShardIndex, string WorkerId, GradientSum Gradient,
+    double LossSum, double ReconstructionSum, double KlSum, int SampleCount) : IStepMessage;
+
+/// <summary>Gradient tensors owned by whoever holds this; disposing releases them.</summary>
+public sealed class GradientSum(IReadOnlyList<Tensor> tensors) : IDisposable
+{
+    public IReadOnlyList<Tensor> Tensors { get; } = tensors;
+
+    public void Dispose()
+    {
+        foreach (var t in Tensors) t.Dispose();
+    }
+}
+
+/// <summary>Published on the event stream each time the coordinator applies an update.</summary>
+public sealed record StepApplied(
+    long GlobalStep, int Epoch, int StepInEpoch, int SampleCount, double LossSum,
+    IReadOnlyList<string> Workers, IReadOnlyList<int> ReassignedShards);
+
+/// <summary>Published once when training ends, successfully or not.</summary>
+public sealed record TrainingFinished(bool Succeeded, string? Error);

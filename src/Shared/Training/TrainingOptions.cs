@@ -1,0 +1,54 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace VaeCluster.Training;
+
+/// <summary>
+/// Everything that defines a run. Saved inside every checkpoint so that a resumed run trains exactly as it began.
+/// </summary>
+public sealed record TrainingOptions
+{
+    public int Epochs { get; init; } = 10;
+    public int Workers { get; init; } = Environment.ProcessorCount;
+    public int BatchSize { get; init; } = 128;
+    public long Seed { get; init; } = 1;
+    public double LearningRate { get; init; } = 1e-3;
+    public int Hidden { get; init; } = 400;
+    public int Latent { get; init; } = 20;
+    /// <summary>Checkpoint every this many steps (and at each epoch end).</summary>
+    public int CheckpointEvery { get; init; } = 200;
+    public int KeepCheckpoints { get; init; } = 3;
+    /// <summary>A worker that has not answered its shard by then has the shard given to another.</summary>
+    public TimeSpan StepTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Train on the first N training images only (quick runs and tests); null = all.</summary>
+    public int? TrainLimit { get; init; }
+    /// <summary>Log a progress line every this many steps.</summary>
+    public int LogEvery { get; init; } = 100;
+    public string DataDir { get; init; } = "data/mnist";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = false,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static TrainingOptions FromJson(string json) =>
+        JsonSerializer.Deserialize<TrainingOptions>(json, Json) ?? throw new FormatException("empty training options");
+
+    /// <summary>Returns the first problem with these options, phrased for a user, or null.</summary>
+    public string? Validate() => this switch
+    {
+        { Epochs: < 1 } => "--epochs must be at least 1",
+        { Workers: < 1 or > 256 } => "--workers must be between 1 and 256",
+        { BatchSize: < 1 } => "--batch-size must be at least 1",
+        { } o when o.Workers > o.BatchSize => $"--workers ({Workers}) cannot exceed --batch-size ({BatchSize}): every worker needs at least one sample",
+        { LearningRate: <= 0 or double.NaN } => "--lr must be a positive number",
+        { CheckpointEvery: < 1 } => "--checkpoint-every must be at least 1",
+        { KeepCheckpoints: < 1 } => "--keep-checkpoints must be at least 1",
+        { TrainLimit: < 1 } => "--train-limit must be at least 1",
+        _ => null,
+    };
+}

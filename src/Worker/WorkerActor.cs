@@ -1,0 +1,50 @@
+using Akka.Actor;
+using Akka.Event;
+using VaeCluster.Model;
+using VaeCluster.Protocol;
+using static TorchSharp.torch;
+
+namespace VaeCluster.Worker;
+
+/// <summary>
+/// Computes shard gradients for the coordinator on its own model replica. Runs on a pinned dispatcher (its own
+/// thread): a shard takes milliseconds of blocking native compute, which must not starve Akka's shared pool.
+/// </summary>
+public sealed class WorkerActor : ReceiveActor
+{
+    public const string Dispatcher = "vae-worker-dispatcher";
+
+    private readonly string workerId;
+    private readonly IActorRef coordinator;
+    private readonly Vae replica;
+    private readonly ShardGradientComputer computer;
+    private readonly ILoggingAdapter log = Context.GetLogger();
+
+    public WorkerActor(string workerId, IActorRef coordinator, ModelShape shape, Tensor trainImages)
+    {
+        this.workerId = workerId;
+        this.coordinator = coordinator;
+        replica = new Vae(shape);
+        computer = new ShardGradientComputer(replica, trainImages);
+
+        Receive<WorkerAccepted>(accepted =>
+        {
+            replica.ShareParametersOf(accepted.Parameters.Tensors);
+            log.Debug("Worker {Worker} accepted by the coordinator", workerId);
+            Become(Ready);
+        });
+    }
+
+    private void Ready()
+    {
+        Receive<ComputeShard>(shard => Sender.Tell(computer.Compute(shard, workerId)));
+    }
+
+    protected override void PreStart() => coordinator.Tell(new RegisterWorker(workerId));
+
+    protected override void PostStop() => replica.Dispose();
+
+    public static Props Props(string workerId, IActorRef coordinator, ModelShape shape, Tensor trainImages) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(workerId, coordinator, shape, trainImages))
+            .WithDispatcher(Dispatcher);
+}
