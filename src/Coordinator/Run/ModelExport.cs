@@ -30,13 +30,19 @@ public static class ModelExport
             || !int.TryParse(hidden, out int h) || !int.TryParse(latent, out int z))
             throw new CheckpointError(path, "not a VaeCluster model export (metadata hidden/latent missing)");
         var model = new Vae(new ModelShape(h, z));
-        using var _ = TorchSharp.torch.no_grad();
-        foreach (var (name, tensor) in model.NamedParameters())
+        var saved = content.Tensors.ToDictionary(t => t.Name, t => content.ToTensor(t.Name));
+        try
         {
-            using var saved = content.ToTensor(name);
-            if (!saved.shape.SequenceEqual(tensor.shape))
-                throw new CheckpointError(path, $"tensor {name} has shape [{string.Join(",", saved.shape)}], expected [{string.Join(",", tensor.shape)}]");
-            tensor.copy_(saved);
+            model.LoadParameters(saved);
+        }
+        catch (InvalidDataException e)
+        {
+            model.Dispose();
+            throw new CheckpointError(path, e.Message);
+        }
+        finally
+        {
+            foreach (var t in saved.Values) t.Dispose();
         }
         return model;
     }

@@ -82,18 +82,9 @@ public sealed class TrainingState : IDisposable
 
     private void Restore(Checkpoint checkpoint)
     {
-        var saved = checkpoint.Parameters.ToDictionary(p => p.Name, p => p.Tensor);
+        Model.LoadParameters(checkpoint.Parameters.ToDictionary(p => p.Name, p => p.Tensor));
         var expAvg = checkpoint.Optimizer.ExpAvg.ToDictionary(p => p.Name, p => p.Tensor);
         var expAvgSq = checkpoint.Optimizer.ExpAvgSq.ToDictionary(p => p.Name, p => p.Tensor);
-        using (no_grad())
-        {
-            foreach (var (name, tensor) in Parameters)
-            {
-                if (!saved.TryGetValue(name, out var value) || !value.shape.SequenceEqual(tensor.shape))
-                    throw new InvalidDataException($"checkpoint does not match the model: parameter {name} missing or of another shape");
-                tensor.copy_(value);
-            }
-        }
         Optimizer.Restore(checkpoint.Optimizer.Step,
             Parameters.Select(p => expAvg[p.Name]).ToList(), Parameters.Select(p => expAvgSq[p.Name]).ToList());
         Cursor = checkpoint.Cursor;

@@ -70,6 +70,20 @@ public sealed class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tens
         }
     }
 
+    /// <summary>Copies saved values into the parameters; names and shapes must match exactly.</summary>
+    public void LoadParameters(IReadOnlyDictionary<string, Tensor> saved)
+    {
+        using var _ = no_grad();
+        foreach (var (name, tensor) in NamedParameters())
+        {
+            if (!saved.TryGetValue(name, out var value))
+                throw new InvalidDataException($"parameter {name} is missing");
+            if (!value.shape.SequenceEqual(tensor.shape))
+                throw new InvalidDataException($"parameter {name} has shape [{string.Join(",", value.shape)}], expected [{string.Join(",", tensor.shape)}]");
+            tensor.copy_(value);
+        }
+    }
+
     private IEnumerable<(string Name, Linear Layer)> Layers() =>
         [("fc1", fc1), ("fc21", fc21), ("fc22", fc22), ("fc3", fc3), ("fc4", fc4)];
 

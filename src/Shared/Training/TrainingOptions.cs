@@ -24,7 +24,8 @@ public sealed record TrainingOptions
     public int? TrainLimit { get; init; }
     /// <summary>Log a progress line every this many steps.</summary>
     public int LogEvery { get; init; } = 100;
-    public string DataDir { get; init; } = "data/mnist";
+    /// <summary>Defaults to the folder ./vae fetches MNIST into (it exports VAE_MNIST_DIR).</summary>
+    public string DataDir { get; init; } = Environment.GetEnvironmentVariable("VAE_MNIST_DIR") ?? "data/mnist";
 
     private static readonly JsonSerializerOptions Json = new()
     {

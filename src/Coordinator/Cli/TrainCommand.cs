@@ -1,0 +1,65 @@
+using System.CommandLine;
+using VaeCluster.Coordinator.Training;
+using VaeCluster.Training;
+
+namespace VaeCluster.Coordinator.Cli;
+
+/// <summary>./vae train: the flags, and how they become TrainingOptions.</summary>
+public static class TrainCommand
+{
+    private static readonly TrainingOptions Defaults = new();
+
+    private static readonly Option<int?> Epochs = new Option<int?>("--epochs") { Description = $"Epochs to train (default {Defaults.Epochs}); with --resume, the new total." }.AtLeast(1);
+    private static readonly Option<int?> Workers = new Option<int?>("--workers") { Description = "Worker actors (default: one per core, here " + Defaults.Workers + ")." }.AtLeast(1);
+    private static readonly Option<int?> BatchSize = new Option<int?>("--batch-size") { Description = $"Global batch size, cut across the workers (default {Defaults.BatchSize})." }.AtLeast(1);
+    private static readonly Option<long?> Seed = new Option<long?>("--seed") { Description = $"Seed for initial weights, data order and noise (default {Defaults.Seed})." };
+    private static readonly Option<double?> LearningRate = new Option<double?>("--lr") { Description = $"Adam learning rate (default {Defaults.LearningRate})." };
+    private static readonly Option<string?> Data = new("--data") { Description = $"Folder with the four MNIST IDX files, raw or .gz (default {Defaults.DataDir}, fetched by ./vae)." };
+    private static readonly Option<string?> Run = new("--run") { Description = "Run directory for checkpoints, logs, metrics and pictures (default runs/<timestamp>; runs/latest points at the newest)." };
+    private static readonly Option<string?> Resume = new("--resume") { Description = "Continue the run in this directory from its newest good checkpoint." };
+    private static readonly Option<int?> CheckpointEvery = new Option<int?>("--checkpoint-every") { Description = $"Checkpoint every N steps, besides each epoch end (default {Defaults.CheckpointEvery})." }.AtLeast(1);
+    private static readonly Option<int?> KeepCheckpoints = new Option<int?>("--keep-checkpoints") { Description = $"Checkpoints to keep (default {Defaults.KeepCheckpoints})." }.AtLeast(1);
+    private static readonly Option<double?> StepTimeout = new Option<double?>("--step-timeout") { Description = $"Seconds a worker has to answer its shard before the shard goes to another (default {Defaults.StepTimeout.TotalSeconds})." }.AtLeast(0.001);
+    private static readonly Option<int?> TrainLimit = new Option<int?>("--train-limit") { Description = "Train on the first N training images only (quick runs)." }.AtLeast(1);
+    private static readonly Option<int?> LogEvery = new Option<int?>("--log-every") { Description = $"Log progress every N steps (default {Defaults.LogEvery})." }.AtLeast(1);
+
+    public static Command Create()
+    {
+        var command = new Command("train", "Train the VAE (single-process mode: coordinator and workers as actors in this process).")
+        {
+            Epochs, Workers, BatchSize, Seed, LearningRate, Data, Run, Resume, CheckpointEvery, KeepCheckpoints,
+            StepTimeout, TrainLimit, LogEvery,
+        };
+        command.SetAction((result, cancel) => UserError.Report(() =>
+        {
+            var resume = result.GetValue(Resume);
+            if (resume is not null && result.GetValue(Run) is not null)
+                throw new UserError("--resume and --run both name a run directory; give only --resume RUN_DIR");
+            var request = new TrainRequest(
+                Overrides: options => Apply(result, options),
+                RunDir: resume ?? result.GetValue(Run),
+                Resume: resume is not null);
+            return TrainRunner.RunAsync(request, cancel);
+        }));
+        return command;
+    }
+
+    /// <summary>Flags given on the command line replace the corresponding options; the rest stay as they are.</summary>
+    private static TrainingOptions Apply(ParseResult r, TrainingOptions o) => o with
+    {
+        Epochs = r.GetValue(Epochs) ?? o.Epochs,
+        Workers = r.GetValue(Workers) ?? o.Workers,
+        BatchSize = r.GetValue(BatchSize) ?? o.BatchSize,
+        Seed = r.GetValue(Seed) ?? o.Seed,
+        LearningRate = r.GetValue(LearningRate) ?? o.LearningRate,
+        DataDir = r.GetValue(Data) ?? o.DataDir,
+        CheckpointEvery = r.GetValue(CheckpointEvery) ?? o.CheckpointEvery,
+        KeepCheckpoints = r.GetValue(KeepCheckpoints) ?? o.KeepCheckpoints,
+        StepTimeout = r.GetValue(StepTimeout) is double s ? TimeSpan.FromSeconds(s) : o.StepTimeout,
+        TrainLimit = r.GetValue(TrainLimit) ?? o.TrainLimit,
+        LogEvery = r.GetValue(LogEvery) ?? o.LogEvery,
+    };
+}
+
+/// <summary>What the user asked for: how to change the options, where the run lives, and whether it continues.</summary>
+public sealed record TrainRequest(Func<TrainingOptions, TrainingOptions> Overrides, string? RunDir, bool Resume);

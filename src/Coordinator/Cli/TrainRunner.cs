@@ -1,0 +1,81 @@
+using VaeCluster.Checkpoints;
+using VaeCluster.Coordinator.Hosting;
+using VaeCluster.Coordinator.Run;
+using VaeCluster.Coordinator.Training;
+using VaeCluster.Data;
+using VaeCluster.Logging;
+using VaeCluster.Training;
+
+namespace VaeCluster.Coordinator.Cli;
+
+/// <summary>
+/// Turns a train request into a run: settle the options, load the data (before anything is written, so bad input
+/// leaves no half-made run behind), prepare the run directory and logs, then hand over to the actors.
+/// </summary>
+public static class TrainRunner
+{
+    public static async Task<int> RunAsync(TrainRequest request, CancellationToken cancel)
+    {
+        var (options, checkpoint, run) = request.Resume ? ForResume(request) : ForNewRun(request);
+        using var data = MnistDataset.Load(options.DataDir, options.TrainLimit);
+
+        run.Create();
+        run.MarkLatest();
+        AtomicFile.WriteAllText(run.Config, options.ToJson() + "\n");
+        using var log = LoggingSetup.Create("coordinator", Path.Combine(run.Logs, "coordinator.clef"));
+        using var state = checkpoint is null
+            ? TrainingState.Fresh(options, data.Train.Count)
+            : TrainingState.Resume(checkpoint, options, data.Train.Count);
+        if (checkpoint is not null)
+        {
+            new MetricsLog(run.Metrics).TruncateFrom(state.Cursor.Epoch);
+            log.Information("Resuming {Run} at epoch {Epoch}, step {Step}", run.Root, state.Cursor.Epoch, state.Cursor.GlobalStep);
+        }
+        log.Information("Training {Epochs} epochs on {Samples} images, batch {BatchSize}, {Workers} workers; run directory {Run}",
+            options.Epochs, data.Train.Count, options.BatchSize, options.Workers, run.Root);
+        if (state.Finished)
+        {
+            log.Information("This run already finished its {Epochs} epochs; pass a larger --epochs to continue it", options.Epochs);
+            return 0;
+        }
+
+        var recorder = new RunRecorder(run, data.Test.Images, options.KeepCheckpoints, log);
+        try
+        {
+            var outcome = await SingleProcessHost.RunAsync(state, recorder, data, log, cancel);
+            return outcome.Succeeded ? 0 : 1;
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            log.Warning("Interrupted. Continue with: ./vae train --resume {Run}", run.Root);
+            return 130;
+        }
+    }
+
+    private static (TrainingOptions, Checkpoint?, RunDirectory) ForNewRun(TrainRequest request)
+    {
+        var options = request.Overrides(new TrainingOptions());
+        if (options.Validate() is string problem) throw new UserError(problem);
+        var run = new RunDirectory(request.RunDir ?? RunDirectory.DefaultFor(DateTime.Now));
+        if (Directory.Exists(run.Checkpoints) && Directory.EnumerateFileSystemEntries(run.Checkpoints).Any())
+            throw new UserError($"{run.Root} already holds a run; continue it with --resume {run.Root} or choose another --run");
+        return (options, null, run);
+    }
+
+    private static (TrainingOptions, Checkpoint?, RunDirectory) ForResume(TrainRequest request)
+    {
+        var run = new RunDirectory(request.RunDir!);
+        if (!Directory.Exists(run.Root)) throw new UserError($"{run.Root}: run directory not found");
+        var checkpoint = new CheckpointStore(run.Checkpoints, keep: int.MaxValue)
+                .LoadNewestGood(skipped => Console.Error.WriteLine($"warning: skipping checkpoint {skipped}"))
+            ?? throw new UserError($"{run.Checkpoints}: no usable checkpoint to resume from");
+        var saved = TrainingOptions.FromJson(checkpoint.ConfigJson);
+        var options = request.Overrides(saved);
+        // These define the maths of the run; changing them mid-way would make it a different run.
+        if (options.Seed != saved.Seed || options.BatchSize != saved.BatchSize || options.LearningRate != saved.LearningRate
+            || options.TrainLimit != saved.TrainLimit || options.Hidden != saved.Hidden || options.Latent != saved.Latent)
+            throw new UserError("--seed, --batch-size, --lr and --train-limit cannot change when resuming; start a new run instead");
+        if (options.Validate() is string problem) throw new UserError(problem);
+        return (options, checkpoint, run);
+    }
+}

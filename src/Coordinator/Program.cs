@@ -1,0 +1,11 @@
+using System.CommandLine;
+using VaeCluster.Coordinator.Cli;
+
+// The CLI behind ./vae. The launcher script sets the machine up and builds; this program does the work.
+var root = new RootCommand("VaeCluster: train a variational autoencoder on MNIST with coordinator and worker actors, and draw digits.")
+{
+    TrainCommand.Create(),
+    GenerateCommand.Create(),
+    new Command("test", "Set up and run every test (xunit). Run it as ./vae test: the launcher handles it."),
+};
+return await root.Parse(args).InvokeAsync();

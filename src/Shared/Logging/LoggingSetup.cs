@@ -1,0 +1,27 @@
+using Serilog;
+using Serilog.Events;
+using Serilog.Formatting.Compact;
+
+namespace VaeCluster.Logging;
+
+/// <summary>
+/// One logger per process: readable lines on the console for people, compact JSON (CLEF) in the run's logs
+/// folder for machines. Every event carries the node's role and identity so logs of many nodes can be merged.
+/// </summary>
+public static class LoggingSetup
+{
+    public const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}";
+
+    public static Serilog.Core.Logger Create(string role, string? clefFile, LogEventLevel consoleLevel = LogEventLevel.Information)
+    {
+        var config = new LoggerConfiguration()
+            .MinimumLevel.Debug()
+            .MinimumLevel.Override("Akka", LogEventLevel.Warning)
+            .Enrich.WithProperty("Role", role)
+            .Enrich.WithProperty("Node", $"{Environment.MachineName}/{Environment.ProcessId}")
+            .WriteTo.Console(outputTemplate: ConsoleTemplate, restrictedToMinimumLevel: consoleLevel);
+        if (clefFile is not null)
+            config = config.WriteTo.File(new CompactJsonFormatter(), clefFile, flushToDiskInterval: TimeSpan.FromSeconds(1));
+        return config.CreateLogger();
+    }
+}

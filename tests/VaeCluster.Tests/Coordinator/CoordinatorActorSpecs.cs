@@ -1,0 +1,157 @@
+using Akka.Actor;
+using Akka.TestKit;
+using Akka.TestKit.Xunit2;
+using Serilog;
+using VaeCluster.Coordinator;
+using VaeCluster.Coordinator.Run;
+using VaeCluster.Coordinator.Training;
+using VaeCluster.Protocol;
+using VaeCluster.Training;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace VaeCluster.Tests.Coordinator;
+
+/// <summary>The coordinator's step protocol, with TestProbes standing in for workers.</summary>
+public sealed class CoordinatorActorSpecs : TestKit, IDisposable
+{
+    private readonly string runDir = Directory.CreateTempSubdirectory("vae-coord-").FullName;
+    private readonly Tensor testImages = rand(100, 784);
+    private readonly TestProbe applied;
+    private TrainingState? state;
+
+    public CoordinatorActorSpecs()
+    {
+        applied = CreateTestProbe();
+        Sys.EventStream.Subscribe(applied.Ref, typeof(StepApplied));
+        Sys.EventStream.Subscribe(applied.Ref, typeof(TrainingFinished));
+    }
+
+    private IActorRef StartCoordinator(int workers, TimeSpan stepTimeout, int trainCount = 256, int epochs = 1)
+    {
+        var options = new TrainingOptions { Workers = workers, BatchSize = 64, Epochs = epochs, StepTimeout = stepTimeout, CheckpointEvery = 1000 };
+        state = TrainingState.Fresh(options, trainCount);
+        var run = new RunDirectory(runDir);
+        run.Create();
+        var recorder = new RunRecorder(run, testImages, keepCheckpoints: 2, Serilog.Core.Logger.None);
+        return Sys.ActorOf(CoordinatorActor.Props(state, recorder, Serilog.Core.Logger.None));
+    }
+
+    private (TestProbe Probe, string Id) Register(IActorRef coordinator, string id)
+    {
+        var probe = CreateTestProbe();
+        probe.Send(coordinator, new RegisterWorker(id));
+        var accepted = probe.ExpectMsg<WorkerAccepted>();
+        Assert.Equal(8, accepted.Parameters.Tensors.Count);
+        return (probe, id);
+    }
+
+    /// <summary>A worker's answer with a zero gradient of the right shapes.</summary>
+    private ShardGradient Answer(ComputeShard shard, string workerId) =>
+        new(shard.Step, shard.ShardIndex, workerId,
+            new GradientSum(state!.Parameters.Select(p => zeros_like(p.Tensor)).ToList()),
+            LossSum: 550.0 * shard.SampleIndices.Length, ReconstructionSum: 500.0 * shard.SampleIndices.Length,
+            KlSum: 50.0 * shard.SampleIndices.Length, SampleCount: shard.SampleIndices.Length);
+
+    [Fact]
+    public void Should_start_training_only_when_the_expected_workers_have_registered()
+    {
+        var coordinator = StartCoordinator(workers: 2, TimeSpan.FromSeconds(10));
+        var (first, _) = Register(coordinator, "w1");
+        first.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        var (second, _) = Register(coordinator, "w2");
+        var a = first.ExpectMsg<ComputeShard>();
+        var b = second.ExpectMsg<ComputeShard>();
+        Assert.Equal(0, a.Step);
+        Assert.Equal(new[] { 0, 1 }, new[] { a.ShardIndex, b.ShardIndex }.OrderBy(i => i));
+        Assert.Equal(64, a.SampleIndices.Length + b.SampleIndices.Length);
+    }
+
+    [Fact]
+    public void Should_apply_a_step_once_every_shard_has_answered()
+    {
+        var coordinator = StartCoordinator(workers: 2, TimeSpan.FromSeconds(10));
+        var (w1, id1) = Register(coordinator, "w1");
+        var (w2, id2) = Register(coordinator, "w2");
+        var s1 = w1.ExpectMsg<ComputeShard>();
+        var s2 = w2.ExpectMsg<ComputeShard>();
+        w1.Reply(Answer(s1, id1));
+        applied.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        w2.Reply(Answer(s2, id2));
+        var step = applied.ExpectMsg<StepApplied>();
+        Assert.Equal(0, step.GlobalStep);
+        Assert.Equal(64, step.SampleCount);
+        Assert.Equal(550.0 * 64, step.LossSum, 6);
+        Assert.Equal(1, w1.ExpectMsg<ComputeShard>().Step);
+    }
+
+    [Fact]
+    public void Should_reassign_shard_when_worker_times_out_and_ignore_its_late_answer()
+    {
+        var coordinator = StartCoordinator(workers: 2, TimeSpan.FromMilliseconds(400));
+        var (fast, fastId) = Register(coordinator, "fast");
+        var (slow, slowId) = Register(coordinator, "slow");
+        var own = fast.ExpectMsg<ComputeShard>();
+        var stuck = slow.ExpectMsg<ComputeShard>();
+        fast.Reply(Answer(own, fastId));
+
+        var reassigned = fast.ExpectMsg<ComputeShard>(TimeSpan.FromSeconds(5));
+        Assert.Equal((stuck.Step, stuck.ShardIndex), (reassigned.Step, reassigned.ShardIndex));
+        Assert.Equal(stuck.SampleIndices, reassigned.SampleIndices);
+        fast.Reply(Answer(reassigned, fastId));
+
+        var step = applied.ExpectMsg<StepApplied>();
+        Assert.Equal(0, step.GlobalStep);
+        Assert.Equal([stuck.ShardIndex], step.ReassignedShards);
+        Assert.Equal(["fast", "fast"], step.Workers);
+
+        // The slow worker finally answers the step that was already applied: nothing is applied again.
+        slow.Send(coordinator, Answer(stuck, slowId));
+        var next = fast.ExpectMsg<ComputeShard>();
+        Assert.Equal(1, next.Step);
+        applied.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
+    public void Should_never_apply_a_step_twice_when_answers_are_duplicated()
+    {
+        var coordinator = StartCoordinator(workers: 1, TimeSpan.FromSeconds(10), trainCount: 192);
+        var (w, id) = Register(coordinator, "w");
+        var seen = new List<long>();
+        for (int i = 0; i < 3; i++)
+        {
+            var shard = w.ExpectMsg<ComputeShard>();
+            w.Reply(Answer(shard, id));
+            w.Reply(Answer(shard, id)); // a duplicate, e.g. a retry that raced the first answer
+            seen.Add(applied.ExpectMsg<StepApplied>().GlobalStep);
+        }
+        Assert.Equal([0L, 1L, 2L], seen);
+        var finished = applied.ExpectMsg<TrainingFinished>(TimeSpan.FromSeconds(30));
+        Assert.True(finished.Succeeded, finished.Error);
+        Assert.Equal(3, state!.Cursor.GlobalStep);
+    }
+
+    [Fact]
+    public void Should_give_a_departed_workers_shard_to_the_remaining_worker()
+    {
+        var coordinator = StartCoordinator(workers: 2, TimeSpan.FromSeconds(30));
+        var (stay, stayId) = Register(coordinator, "stay");
+        var (leave, _) = Register(coordinator, "leave");
+        var own = stay.ExpectMsg<ComputeShard>();
+        var orphan = leave.ExpectMsg<ComputeShard>();
+        Sys.Stop(leave.Ref);
+        stay.Reply(Answer(own, stayId));
+        var taken = stay.ExpectMsg<ComputeShard>(TimeSpan.FromSeconds(5));
+        Assert.Equal(orphan.ShardIndex, taken.ShardIndex);
+        stay.Reply(Answer(taken, stayId));
+        Assert.Equal(0, applied.ExpectMsg<StepApplied>().GlobalStep);
+    }
+
+    public new void Dispose()
+    {
+        base.Dispose();
+        state?.Dispose();
+        testImages.Dispose();
+        Directory.Delete(runDir, recursive: true);
+    }
+}

@@ -1,0 +1,69 @@
+using VaeCluster.Coordinator.Training;
+using VaeCluster.Model;
+using VaeCluster.Protocol;
+using VaeCluster.Training;
+using VaeCluster.Worker;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace VaeCluster.Tests.Training;
+
+public sealed class ShardGradientTests
+{
+    private const int Batch = 128;
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void Should_combine_shard_gradients_into_the_full_batch_gradient(int workers)
+    {
+        set_num_threads(1);
+        manual_seed(7);
+        using var master = new Vae(ModelShape.Reference);
+        var parameters = master.NamedParameters();
+        using var images = rand(512, Vae.ImagePixels);
+        var batch = BatchOf(step: 3);
+
+        using var full = ComputeOn(parameters, images, ShardPlanner.Cut(batch, 1)).Single().Gradient;
+        var shards = ComputeOn(parameters, images, ShardPlanner.Cut(batch, workers));
+        Assert.Equal(workers, shards.Count);
+        Assert.Equal(Batch, shards.Sum(s => s.SampleCount));
+        var combined = GradientCombiner.SumInShardOrder(shards);
+
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            double error = (combined[i] - full.Tensors[i]).norm().item<float>() / full.Tensors[i].norm().item<float>();
+            Assert.True(error < 1e-5, $"{parameters[i].Name}: relative error {error:E2} with {workers} workers");
+        }
+        foreach (var s in shards) s.Gradient.Dispose();
+    }
+
+    [Fact]
+    public void Should_cut_a_batch_into_contiguous_shards_differing_by_at_most_one()
+    {
+        var shards = ShardPlanner.Cut(BatchOf(step: 0), 3);
+        Assert.Equal([43, 43, 42], shards.Select(s => s.SampleIndices.Length));
+        Assert.Equal(BatchOf(0).SampleIndices, shards.SelectMany(s => s.SampleIndices));
+        Assert.Equal(BatchOf(0).Noise, shards.SelectMany(s => s.Noise));
+        Assert.All(shards, s => Assert.Equal(s.SampleIndices.Length * 20, s.Noise.Length));
+    }
+
+    private static GlobalBatch BatchOf(long step)
+    {
+        var samples = EpochOrder.Permutation(seed: 5, epoch: 1, count: 512).Take(Batch).ToArray();
+        using var noise = StepNoise.ForStep(seed: 5, step, Batch, latent: 20);
+        return new GlobalBatch(step, samples, noise.data<float>().ToArray(), Latent: 20);
+    }
+
+    /// <summary>Each shard on its own replica that shares the master's parameters, as single-process workers do.</summary>
+    private static List<ShardGradient> ComputeOn(
+        IReadOnlyList<(string Name, Tensor Tensor)> parameters, Tensor images, IReadOnlyList<ComputeShard> shards) =>
+        shards.Select((shard, i) =>
+        {
+            using var replica = new Vae(ModelShape.Reference);
+            replica.ShareParametersOf(parameters);
+            return new ShardGradientComputer(replica, images).Compute(shard, $"w{i}");
+        }).ToList();
+}
