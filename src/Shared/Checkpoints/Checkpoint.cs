@@ -1,0 +1,30 @@
+using static TorchSharp.torch;
+
+namespace VaeCluster.Checkpoints;
+
+/// <summary>Where training stands, counted in optimizer steps applied.</summary>
+/// <param name="Epoch">1-based epoch the next step belongs to.</param>
+/// <param name="StepInEpoch">Steps of this epoch already applied; the next step has this index.</param>
+/// <param name="GlobalStep">Steps applied in the whole run.</param>
+public sealed record TrainingCursor(int Epoch, int StepInEpoch, long GlobalStep);
+
+/// <summary>Adam's per-parameter moments, named like the model parameters they belong to.</summary>
+/// <param name="Step">Adam's step count, which drives its bias correction.</param>
+public sealed record AdamState(
+    long Step,
+    IReadOnlyList<(string Name, Tensor Tensor)> ExpAvg,
+    IReadOnlyList<(string Name, Tensor Tensor)> ExpAvgSq);
+
+/// <summary>
+/// Everything needed to continue a run at a step boundary as if it had never stopped.
+/// The tensors belong to whoever built or loaded the checkpoint, who disposes them.
+/// </summary>
+/// <param name="DataOrderSeed">Seed of the run's data order, so a resumed epoch visits the same batches.</param>
+/// <param name="ConfigJson">The run's configuration, kept verbatim so a resume can check it is the same run.</param>
+/// <param name="Parameters">Model parameters in state_dict order, with PyTorch's names.</param>
+public sealed record Checkpoint(
+    TrainingCursor Cursor,
+    long DataOrderSeed,
+    string ConfigJson,
+    IReadOnlyList<(string Name, Tensor Tensor)> Parameters,
+    AdamState Optimizer);

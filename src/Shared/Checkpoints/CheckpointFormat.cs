@@ -1,0 +1,146 @@
+using System.Globalization;
+using static TorchSharp.torch;
+
+namespace VaeCluster.Checkpoints;
+
+/// <summary>
+/// A <see cref="Checkpoint"/> as one safetensors file (layout in docs/CHECKPOINT_FORMAT.md): tensors
+/// <c>model.*</c>, <c>adam.exp_avg.*</c>, <c>adam.exp_avg_sq.*</c>; scalars as string metadata; and a SHA-256
+/// of the data section, because safetensors itself has no checksum and a flipped bit in a weight would
+/// otherwise resume silently.
+/// </summary>
+public static class CheckpointFormat
+{
+    public const string FormatTag = "vaecluster-checkpoint/1";
+
+    public const string ModelPrefix = "model.";
+    public const string ExpAvgPrefix = "adam.exp_avg.";
+    public const string ExpAvgSqPrefix = "adam.exp_avg_sq.";
+
+    public static class Keys
+    {
+        public const string Format = "format";
+        public const string Epoch = "epoch";
+        public const string StepInEpoch = "step_in_epoch";
+        public const string GlobalStep = "global_step";
+        public const string AdamStep = "adam_step";
+        public const string DataOrderSeed = "data_order_seed";
+        public const string Config = "config";
+        public const string Sha256 = "sha256";
+    }
+
+    /// <summary>Writes atomically: the file under <paramref name="path"/> is the old one or the new one, whole.</summary>
+    public static void Save(string path, Checkpoint checkpoint)
+    {
+        var tensors = new List<(string Name, long[] Shape, float[] Data)>();
+        AddAll(tensors, ModelPrefix, checkpoint.Parameters);
+        AddAll(tensors, ExpAvgPrefix, checkpoint.Optimizer.ExpAvg);
+        AddAll(tensors, ExpAvgSqPrefix, checkpoint.Optimizer.ExpAvgSq);
+
+        var c = checkpoint.Cursor;
+        var metadata = new Dictionary<string, string>
+        {
+            [Keys.Format] = FormatTag,
+            [Keys.Epoch] = Number(c.Epoch),
+            [Keys.StepInEpoch] = Number(c.StepInEpoch),
+            [Keys.GlobalStep] = Number(c.GlobalStep),
+            [Keys.AdamStep] = Number(checkpoint.Optimizer.Step),
+            [Keys.DataOrderSeed] = Number(checkpoint.DataOrderSeed),
+            [Keys.Config] = checkpoint.ConfigJson,
+            [Keys.Sha256] = SafeTensorsFile.DataSectionSha256(tensors),
+        };
+        SafeTensorsFile.Write(path, tensors, metadata);
+    }
+
+    /// <summary>Reads and verifies a checkpoint; any defect throws <see cref="CheckpointError"/>. The caller owns the tensors.</summary>
+    public static Checkpoint Load(string path)
+    {
+        var content = SafeTensorsFile.Read(path);
+        var meta = content.Metadata;
+
+        var format = meta.GetValueOrDefault(Keys.Format);
+        if (format != FormatTag)
+            throw new CheckpointError(path, format is null
+                ? $"not a VaeCluster checkpoint (no '{Keys.Format}' metadata)"
+                : $"format '{format}' is not '{FormatTag}'");
+
+        string Required(string key) =>
+            meta.TryGetValue(key, out var value) ? value : throw new CheckpointError(path, $"metadata '{key}' is missing");
+
+        // Checked before anything else is trusted: a corrupted file can have a plausible header.
+        if (Required(Keys.Sha256) != SafeTensorsFile.DataSectionSha256(content.Tensors))
+            throw new CheckpointError(path, "checksum mismatch: the file is corrupted");
+
+        long ParseLong(string key, long min) =>
+            long.TryParse(Required(key), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v) && v >= min
+                ? v
+                : throw new CheckpointError(path, $"metadata '{key}' = '{meta[key]}' is not an integer >= {min}");
+        int ParseInt(string key, int min) =>
+            ParseLong(key, min) is var v && v <= int.MaxValue
+                ? (int)v
+                : throw new CheckpointError(path, $"metadata '{key}' = '{meta[key]}' is too large");
+
+        var cursor = new TrainingCursor(
+            Epoch: ParseInt(Keys.Epoch, 1),
+            StepInEpoch: ParseInt(Keys.StepInEpoch, 0),
+            GlobalStep: ParseLong(Keys.GlobalStep, 0));
+        var adamStep = ParseLong(Keys.AdamStep, 0);
+        var dataOrderSeed = ParseLong(Keys.DataOrderSeed, long.MinValue);
+        var config = Required(Keys.Config);
+
+        var (parameters, expAvg, expAvgSq) = SplitTensors(path, content);
+        return new Checkpoint(cursor, dataOrderSeed, config, parameters, new AdamState(adamStep, expAvg, expAvgSq));
+    }
+
+    private static (List<(string, Tensor)> Model, List<(string, Tensor)> ExpAvg, List<(string, Tensor)> ExpAvgSq)
+        SplitTensors(string path, SafeTensorsContent content)
+    {
+        var modelShapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        foreach (var (name, shape, _) in content.Tensors)
+        {
+            if (name.StartsWith(ModelPrefix, StringComparison.Ordinal)) modelShapes[name[ModelPrefix.Length..]] = shape;
+        }
+
+        List<(string, Tensor)> model = [], expAvg = [], expAvgSq = [];
+        var created = new List<Tensor>();
+        try
+        {
+            foreach (var (name, shape, data) in content.Tensors)
+            {
+                var (list, parameterName) =
+                    name.StartsWith(ModelPrefix, StringComparison.Ordinal) ? (model, name[ModelPrefix.Length..]) :
+                    name.StartsWith(ExpAvgSqPrefix, StringComparison.Ordinal) ? (expAvgSq, name[ExpAvgSqPrefix.Length..]) :
+                    name.StartsWith(ExpAvgPrefix, StringComparison.Ordinal) ? (expAvg, name[ExpAvgPrefix.Length..]) :
+                    throw new CheckpointError(path, $"unexpected tensor '{name}' (not model.*, adam.exp_avg.* or adam.exp_avg_sq.*)");
+
+                if (list != model)
+                {
+                    if (!modelShapes.TryGetValue(parameterName, out var parameterShape))
+                        throw new CheckpointError(path, $"optimizer tensor '{name}' has no model tensor '{ModelPrefix}{parameterName}'");
+                    if (!parameterShape.SequenceEqual(shape))
+                        throw new CheckpointError(path, $"optimizer tensor '{name}' has shape [{string.Join(", ", shape)}] but its parameter has [{string.Join(", ", parameterShape)}]");
+                }
+
+                var t = tensor(data, shape, ScalarType.Float32);
+                created.Add(t);
+                list.Add((parameterName, t));
+            }
+            return (model, expAvg, expAvgSq);
+        }
+        catch
+        {
+            foreach (var t in created) t.Dispose();
+            throw;
+        }
+    }
+
+    private static void AddAll(
+        List<(string Name, long[] Shape, float[] Data)> into,
+        string prefix,
+        IReadOnlyList<(string Name, Tensor Tensor)> tensors)
+    {
+        foreach (var (name, t) in tensors) into.Add((prefix + name, t.shape, SafeTensorsFile.ToFloats(prefix + name, t)));
+    }
+
+    private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+}
