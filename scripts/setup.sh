@@ -76,7 +76,7 @@ build_cli() {
   fi
   say "Building VaeCluster (Release)..."
   mkdir -p "$ROOT/.vae"
-  dotnet build "$ROOT/src/Coordinator/VaeCluster.Coordinator.csproj" -c Release --nologo -v q -clp:ErrorsOnly >&2 \
-    || die "build failed (see above)"
+  dotnet build "$ROOT/src/Coordinator/VaeCluster.Coordinator.csproj" -c Release --nologo -v q >"$ROOT/.vae/build.log" 2>&1 \
+    || { grep -E 'error|rror:' "$ROOT/.vae/build.log" >&2; die "build failed (full log: .vae/build.log)"; }
   touch "$stamp"
 }

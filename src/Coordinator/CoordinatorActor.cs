@@ -165,6 +165,18 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         NextStep();
     }
 
+    private void LogProgress(StepInFlight done, double lossSum, int samples)
+    {
+        if (!sinceLastLog.IsRunning) sinceLastLog.Start();
+        samplesSinceLastLog += samples;
+        if ((done.StepInEpoch + 1) % state.Options.LogEvery != 0) return;
+        log.Information("Epoch {Epoch} step {StepInEpoch}/{StepsPerEpoch}: loss {Loss:F2}, {SamplesPerSecond:F0} samples/s, {Workers} workers",
+            done.Epoch, done.StepInEpoch + 1, state.StepsPerEpoch, lossSum / samples,
+            samplesSinceLastLog / sinceLastLog.Elapsed.TotalSeconds, done.Shards.Count);
+        samplesSinceLastLog = 0;
+        sinceLastLog.Restart();
+    }
+
     private void OnDeadline(ShardDeadline deadline)
     {
         if (step is null || step.Step != deadline.Step || step.IsDone(deadline.ShardIndex)) return;

@@ -2,6 +2,8 @@ using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using ILogger = Serilog.ILogger;
 using Serilog;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;

@@ -19,14 +19,13 @@ public sealed record RunDirectory(string Root)
         Directory.CreateDirectory(Checkpoints);
     }
 
-    /// <summary>Points runs/latest (beside this run) at it, replacing any older link atomically.</summary>
+    /// <summary>Points "latest" beside this run at it (a relative link, so the runs folder can move).</summary>
     public void MarkLatest()
     {
-        var parent = Path.GetDirectoryName(Path.GetFullPath(Root))!;
-        var link = Path.Combine(parent, "latest");
-        if (Directory.Exists(link) && new DirectoryInfo(link).LinkTarget is null) return; // a real folder: leave it
-        var temp = link + ".tmp-" + Guid.NewGuid().ToString("N");
-        File.CreateSymbolicLink(temp, Path.GetFileName(Path.GetFullPath(Root)));
-        File.Move(temp, link, overwrite: true);
+        var full = Path.GetFullPath(Root).TrimEnd('/');
+        var link = new DirectoryInfo(Path.Combine(Path.GetDirectoryName(full)!, "latest"));
+        if (link.LinkTarget is not null) link.Delete();
+        else if (link.Exists) return; // a real folder named latest is the user's: leave it
+        Directory.CreateSymbolicLink(link.FullName, Path.GetFileName(full));
     }
 }

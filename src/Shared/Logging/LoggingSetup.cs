@@ -17,6 +17,7 @@ public static class LoggingSetup
         var config = new LoggerConfiguration()
             .MinimumLevel.Debug()
             .MinimumLevel.Override("Akka", LogEventLevel.Warning)
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .Enrich.WithProperty("Role", role)
             .Enrich.WithProperty("Node", $"{Environment.MachineName}/{Environment.ProcessId}")
             .WriteTo.Console(outputTemplate: ConsoleTemplate, restrictedToMinimumLevel: consoleLevel);
