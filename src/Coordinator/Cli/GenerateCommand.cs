@@ -10,9 +10,9 @@ namespace VaeCluster.Coordinator.Cli;
 public static class GenerateCommand
 {
     private static readonly Option<string> Run = new("--run") { Description = "Run directory (default runs/latest).", DefaultValueFactory = _ => Path.Combine("runs", "latest") };
-    private static readonly Option<int> Count = new Option<int>("--count") { Description = "How many digits to draw (default 64).", DefaultValueFactory = _ => 64 }.AtLeast(1);
+    private static readonly Option<int?> Count = NumberOption.Whole("--count", "How many digits to draw (default 64).", 1);
     private static readonly Option<string?> Out = new("--out") { Description = "PNG file to write (default RUN_DIR/generated.png)." };
-    private static readonly Option<long> Seed = new("--seed") { Description = "Seed for the latent draws (default: a new one each time).", DefaultValueFactory = _ => Random.Shared.NextInt64() };
+    private static readonly Option<long?> Seed = NumberOption.Long("--seed", "Seed for the latent draws (default: a new one each time).");
 
     public static Command Create()
     {
@@ -21,10 +21,10 @@ public static class GenerateCommand
         {
             var run = new RunDirectory(result.GetValue(Run)!);
             var output = result.GetValue(Out) ?? Path.Combine(run.Root, "generated.png");
-            int count = result.GetValue(Count);
+            int count = result.GetValue(Count) ?? 64;
             if (count > 10_000) throw new UserError("--count must be at most 10000");
             using var model = LoadModel(run);
-            RunPictures.Samples(model, output, count, result.GetValue(Seed));
+            RunPictures.Samples(model, output, count, result.GetValue(Seed) ?? Random.Shared.NextInt64());
             Console.WriteLine($"wrote {count} digits to {output}");
             return Task.FromResult(0);
         }));

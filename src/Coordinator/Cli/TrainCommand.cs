@@ -9,19 +9,19 @@ public static class TrainCommand
 {
     private static readonly TrainingOptions Defaults = new();
 
-    private static readonly Option<int?> Epochs = new Option<int?>("--epochs") { Description = $"Epochs to train (default {Defaults.Epochs}); with --resume, the new total." }.AtLeast(1);
-    private static readonly Option<int?> Workers = new Option<int?>("--workers") { Description = "Worker actors (default: one per core, here " + Defaults.Workers + ")." }.AtLeast(1);
-    private static readonly Option<int?> BatchSize = new Option<int?>("--batch-size") { Description = $"Global batch size, cut across the workers (default {Defaults.BatchSize})." }.AtLeast(1);
-    private static readonly Option<long?> Seed = new Option<long?>("--seed") { Description = $"Seed for initial weights, data order and noise (default {Defaults.Seed})." };
-    private static readonly Option<double?> LearningRate = new Option<double?>("--lr") { Description = $"Adam learning rate (default {Defaults.LearningRate})." };
+    private static readonly Option<int?> Epochs = NumberOption.Whole("--epochs", $"Epochs to train (default {Defaults.Epochs}); with --resume, the new total.", 1);
+    private static readonly Option<int?> Workers = NumberOption.Whole("--workers", $"Worker actors (default: one per core, here {Defaults.Workers}).", 1);
+    private static readonly Option<int?> BatchSize = NumberOption.Whole("--batch-size", $"Global batch size, cut across the workers (default {Defaults.BatchSize}).", 1);
+    private static readonly Option<long?> Seed = NumberOption.Long("--seed", $"Seed for initial weights, data order and noise (default {Defaults.Seed}).");
+    private static readonly Option<double?> LearningRate = NumberOption.Positive("--lr", $"Adam learning rate (default {Defaults.LearningRate}).");
     private static readonly Option<string?> Data = new("--data") { Description = $"Folder with the four MNIST IDX files, raw or .gz (default {Defaults.DataDir}, fetched by ./vae)." };
     private static readonly Option<string?> Run = new("--run") { Description = "Run directory for checkpoints, logs, metrics and pictures (default runs/<timestamp>; runs/latest points at the newest)." };
     private static readonly Option<string?> Resume = new("--resume") { Description = "Continue the run in this directory from its newest good checkpoint." };
-    private static readonly Option<int?> CheckpointEvery = new Option<int?>("--checkpoint-every") { Description = $"Checkpoint every N steps, besides each epoch end (default {Defaults.CheckpointEvery})." }.AtLeast(1);
-    private static readonly Option<int?> KeepCheckpoints = new Option<int?>("--keep-checkpoints") { Description = $"Checkpoints to keep (default {Defaults.KeepCheckpoints})." }.AtLeast(1);
-    private static readonly Option<double?> StepTimeout = new Option<double?>("--step-timeout") { Description = $"Seconds a worker has to answer its shard before the shard goes to another (default {Defaults.StepTimeout.TotalSeconds})." }.AtLeast(0.001);
-    private static readonly Option<int?> TrainLimit = new Option<int?>("--train-limit") { Description = "Train on the first N training images only (quick runs)." }.AtLeast(1);
-    private static readonly Option<int?> LogEvery = new Option<int?>("--log-every") { Description = $"Log progress every N steps (default {Defaults.LogEvery})." }.AtLeast(1);
+    private static readonly Option<int?> CheckpointEvery = NumberOption.Whole("--checkpoint-every", $"Checkpoint every N steps, besides each epoch end (default {Defaults.CheckpointEvery}).", 1);
+    private static readonly Option<int?> KeepCheckpoints = NumberOption.Whole("--keep-checkpoints", $"Checkpoints to keep (default {Defaults.KeepCheckpoints}).", 1);
+    private static readonly Option<double?> StepTimeout = NumberOption.Positive("--step-timeout", $"Seconds a worker has to answer its shard before the shard goes to another (default {Defaults.StepTimeout.TotalSeconds}).");
+    private static readonly Option<int?> TrainLimit = NumberOption.Whole("--train-limit", "Train on the first N training images only (quick runs).", 1);
+    private static readonly Option<int?> LogEvery = NumberOption.Whole("--log-every", $"Log progress every N steps (default {Defaults.LogEvery}).", 1);
 
     public static Command Create()
     {

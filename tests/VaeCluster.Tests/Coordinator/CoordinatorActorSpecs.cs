@@ -42,7 +42,7 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
         var probe = CreateTestProbe();
         probe.Send(coordinator, new RegisterWorker(id));
         var accepted = probe.ExpectMsg<WorkerAccepted>();
-        Assert.Equal(8, accepted.Parameters.Tensors.Count);
+        Assert.Equal(10, accepted.Parameters.Tensors.Count);
         return (probe, id);
     }
 

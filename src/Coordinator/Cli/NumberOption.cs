@@ -1,0 +1,43 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace VaeCluster.Coordinator.Cli;
+
+/// <summary>
+/// Numeric flags that parse and range-check their value themselves, so a bad value gets one plain sentence
+/// ("--epochs expects a whole number, got 'ten'") followed by the CLI's usual usage text.
+/// </summary>
+public static class NumberOption
+{
+    private delegate bool TryParse<T>(string text, out T value);
+
+    public static Option<int?> Whole(string name, string description, int minimum) =>
+        Create<int>(name, description, minimum, (string s, out int v) => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out v), "a whole number");
+
+    public static Option<long?> Long(string name, string description) =>
+        Create<long>(name, description, long.MinValue, (string s, out long v) => long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out v), "a whole number");
+
+    public static Option<double?> Positive(string name, string description) =>
+        Create<double>(name, description, double.Epsilon, (string s, out double v) => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out v) && double.IsFinite(v), "a number");
+
+    private static Option<T?> Create<T>(string name, string description, T minimum, TryParse<T> parse, string kind)
+        where T : struct, IComparable<T> => new(name)
+    {
+        Description = description,
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Single().Value;
+            if (!parse(text, out var value))
+            {
+                result.AddError($"{name} expects {kind}, got '{text}'.");
+                return null;
+            }
+            if (value.CompareTo(minimum) < 0)
+            {
+                result.AddError(Equals(minimum, double.Epsilon) ? $"{name} must be greater than 0." : $"{name} must be at least {minimum}.");
+                return null;
+            }
+            return value;
+        },
+    };
+}
