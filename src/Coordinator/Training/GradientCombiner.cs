@@ -1,4 +1,8 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using VaeCluster.Protocol;
+using VaeCluster.Training;
 using static TorchSharp.torch;
 
 namespace VaeCluster.Coordinator.Training;
@@ -13,11 +17,21 @@ public static class GradientCombiner
     public static IReadOnlyList<Tensor> SumInShardOrder(IReadOnlyList<ShardGradient> shards)
     {
         var total = shards[0].Gradient.Tensors;
-        using var _ = no_grad();
-        Parallel.For(0, total.Count, i =>
+        if (shards.Count == 1) return total;
+        TensorChunks.ForEach(total, (t, start, length) =>
         {
-            for (int s = 1; s < shards.Count; s++) total[i].add_(shards[s].Gradient.Tensors[i]);
+            for (int s = 1; s < shards.Count; s++)
+                Add(TensorChunks.Floats(total[t], start, length), TensorChunks.Floats(shards[s].Gradient.Tensors[t], start, length));
         });
         return total;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Add(Span<float> sum, ReadOnlySpan<float> part)
+    {
+        var sumVectors = MemoryMarshal.Cast<float, Vector<float>>(sum);
+        var partVectors = MemoryMarshal.Cast<float, Vector<float>>(part);
+        for (int k = 0; k < sumVectors.Length; k++) sumVectors[k] += partVectors[k];
+        for (int k = sumVectors.Length * Vector<float>.Count; k < sum.Length; k++) sum[k] += part[k];
     }
 }
