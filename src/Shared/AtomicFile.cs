@@ -15,13 +15,15 @@ public static class AtomicFile
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
                 write(stream);
+                // On disk before the rename, or a power cut could leave the real name over incomplete bytes.
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
         }
         catch
         {
-            File.Delete(temp);
+            try { File.Delete(temp); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* the original error matters more */ }
             throw;
         }
     }

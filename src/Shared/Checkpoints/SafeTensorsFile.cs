@@ -41,28 +41,14 @@ public static partial class SafeTensorsFile
         EnsureLittleEndianHost();
         var header = EncodeHeader(tensors, metadata);
 
-        var fullPath = Path.GetFullPath(path);
-        // Same directory as the target, so that the final rename cannot cross file systems and stays atomic.
-        var tmp = $"{fullPath}.tmp-{Guid.NewGuid():N}";
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-                stream.Write(length);
-                stream.Write(header);
-                foreach (var (_, _, data) in tensors) stream.Write(MemoryMarshal.AsBytes(data.AsSpan()));
-                // On disk before the rename, or a power cut could leave a complete name over incomplete bytes.
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, fullPath, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(tmp);
-            throw;
-        }
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+            stream.Write(length);
+            stream.Write(header);
+            foreach (var (_, _, data) in tensors) stream.Write(MemoryMarshal.AsBytes(data.AsSpan()));
+        });
     }
 
     /// <summary>
@@ -126,11 +112,5 @@ public static partial class SafeTensorsFile
     {
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("safetensors I/O here assumes a little-endian host");
-    }
-
-    private static void TryDelete(string file)
-    {
-        try { File.Delete(file); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* the original error matters more */ }
     }
 }
