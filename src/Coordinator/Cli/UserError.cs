@@ -1,6 +1,3 @@
-using VaeCluster.Checkpoints;
-using VaeCluster.Data;
-
 namespace VaeCluster.Coordinator.Cli;
 
 /// <summary>A problem the user can fix: reported as one line on stderr with a non-zero exit, never a stack trace.</summary>
@@ -15,7 +12,7 @@ public sealed class UserError(string message) : Exception(message)
         {
             return await body();
         }
-        catch (Exception e) when (e is UserError or DataError or CheckpointError)
+        catch (Exception e) when (e is UserError or FileProblem)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return ExitCode;

@@ -1,23 +1,6 @@
 namespace VaeCluster.Checkpoints;
 
 /// <summary>
-/// A model export or checkpoint file that cannot be used. The message is one line naming the file and the
-/// problem, because it is shown to the operator as is (for example when resume skips a damaged checkpoint).
+/// A model export or checkpoint file that cannot be used (shown as is, e.g. when resume skips a damaged one).
 /// </summary>
-public sealed class CheckpointError : Exception
-{
-    public string File { get; }
-    public string Problem { get; }
-
-    public CheckpointError(string file, string problem) : base($"{file}: {problem}")
-    {
-        File = file;
-        Problem = problem;
-    }
-
-    public CheckpointError(string file, string problem, Exception inner) : base($"{file}: {problem}", inner)
-    {
-        File = file;
-        Problem = problem;
-    }
-}
+public sealed class CheckpointError(string file, string problem, Exception? inner = null) : FileProblem(file, problem, inner);
