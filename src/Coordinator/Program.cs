@@ -8,4 +8,5 @@ var root = new RootCommand("VaeCluster: train a variational autoencoder on MNIST
     GenerateCommand.Create(),
     new Command("test", "Set up and run every test (xunit). Run it as ./vae test: the launcher handles it."),
 };
-return await root.Parse(args).InvokeAsync();
+// Training owns Ctrl-C and SIGTERM itself (Hosting/StopSignals), so that it can stop cleanly and say how to resume.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -40,12 +40,13 @@ public static class TrainRunner
         }
 
         var recorder = new RunRecorder(run, data.Test.Images, options.KeepCheckpoints, log);
+        using var stop = new StopSignals(cancel);
         try
         {
-            var outcome = await SingleProcessHost.RunAsync(state, recorder, data, log, cancel);
+            var outcome = await SingleProcessHost.RunAsync(state, recorder, data, log, stop.Token);
             return outcome.Succeeded ? 0 : 1;
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
         {
             log.Warning("Interrupted. Continue with: ./vae train --resume {Run}", run.Root);
             return 130;

@@ -39,6 +39,8 @@ public static class SingleProcessHost
 
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
+        // The run owns Ctrl-C (StopSignals); the host must not stop itself behind the run's back.
+        builder.Services.AddSingleton<IHostLifetime, RunOwnedLifetime>();
         builder.Services.AddSerilog(log);
         builder.Services.AddAkka("vaecluster", akka => akka
             .AddHocon(WorkerDispatcherConfig, HoconAddMode.Prepend)
