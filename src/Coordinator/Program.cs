@@ -5,6 +5,8 @@ using VaeCluster.Coordinator.Cli;
 var root = new RootCommand("VaeCluster: train a variational autoencoder on MNIST with coordinator and worker actors, and draw digits.")
 {
     TrainCommand.Create(),
+    TrainCommand.CreateCoordinator(),
+    WorkerCommand.Create(),
     GenerateCommand.Create(),
     new Command("test", "Set up and run every test (xunit). Run it as ./vae test: the launcher handles it."),
 };

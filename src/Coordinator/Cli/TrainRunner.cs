@@ -1,5 +1,7 @@
 using VaeCluster.Checkpoints;
+using VaeCluster.Coordinator.Cluster;
 using VaeCluster.Coordinator.Hosting;
+using VaeCluster.Hosting;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
 using VaeCluster.Data;
@@ -43,7 +45,10 @@ public static class TrainRunner
         using var stop = new StopSignals(cancel);
         try
         {
-            var outcome = await SingleProcessHost.RunAsync(state, recorder, data, log, stop.Token);
+            var outcome = request.Mode == RunMode.SingleProcess
+                ? await SingleProcessHost.RunAsync(state, recorder, data, log, stop.Token)
+                : await ClusterCoordinatorHost.RunAsync(state, recorder, data.Train.Count, request.Cluster!,
+                    localWorkers: request.Mode == RunMode.LocalCluster ? options.Workers : 0, log, stop.Token);
             return outcome.Succeeded ? 0 : 1;
         }
         catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
