@@ -31,6 +31,7 @@ public static class TrainRunner
         if (checkpoint is not null)
         {
             new MetricsLog(run.Metrics).TruncateFrom(state.Cursor.Epoch);
+            StepLedger.TruncateFrom(run.Ledger, state.Cursor.GlobalStep);
             log.Information("Resuming {Run} at epoch {Epoch}, step {Step}", run.Root, state.Cursor.Epoch, state.Cursor.GlobalStep);
         }
         log.Information("Training {Epochs} epochs on {Samples} images, batch {BatchSize}, {Workers} workers; run directory {Run}",
@@ -41,7 +42,7 @@ public static class TrainRunner
             return 0;
         }
 
-        var recorder = new RunRecorder(run, data.Test.Images, options.KeepCheckpoints, log);
+        using var recorder = new RunRecorder(run, data.Test.Images, options.KeepCheckpoints, log);
         using var stop = new StopSignals(cancel);
         try
         {
