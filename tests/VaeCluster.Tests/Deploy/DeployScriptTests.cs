@@ -51,4 +51,14 @@ public sealed class DeployScriptTests(ITestOutputHelper output)
         Assert.Contains($"data_port=${{DATA_PORT:-{ClusterDefaults.DataPort}}}", script);
         Assert.Contains("trap stop_nodes EXIT", script);
     }
+
+    [Fact]
+    public void Should_find_the_node_starts_of_every_deploy_file_and_doc_for_the_cli_flag_check()
+    {
+        var sources = DeployedNodes.All().Select(n => (n.Source.Split(' ')[0], n.Command)).ToHashSet();
+        foreach (var source in new[] { "deploy/docker-compose.yml", "deploy/k8s/coordinator-job.yaml", "deploy/local-cluster.sh", "deploy/README.md", "README.md" })
+            Assert.Contains((source, ClusterDefaults.CoordinatorRole), sources);
+        foreach (var source in new[] { "deploy/docker-compose.yml", "deploy/k8s/workers.yaml", "deploy/local-cluster.sh", "deploy/README.md", "README.md" })
+            Assert.Contains((source, ClusterDefaults.WorkerRole), sources);
+    }
 }
