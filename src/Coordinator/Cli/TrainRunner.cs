@@ -50,6 +50,7 @@ public static class TrainRunner
                 ? await SingleProcessHost.RunAsync(state, recorder, data, log, stop.Token)
                 : await ClusterCoordinatorHost.RunAsync(state, recorder, data.Train.Count, request.Cluster!,
                     localWorkers: request.Mode == RunMode.LocalCluster ? options.Workers : 0, log, stop.Token);
+            log.Information("Coordinator peak memory {PeakMemoryMb} MB", ProcessMemory.PeakMegabytes());
             return outcome.Succeeded ? 0 : 1;
         }
         catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)

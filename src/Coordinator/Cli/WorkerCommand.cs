@@ -41,7 +41,9 @@ public static class WorkerCommand
             if (result.GetValue(ExitWithParent)) StopWhenStdinCloses(stop);
             try
             {
-                return await WorkerNodeHost.RunAsync(id, settings, data.Train.Images, log, stop.Token);
+                int exit = await WorkerNodeHost.RunAsync(id, settings, data.Train.Images, log, stop.Token);
+                log.Information("Worker {Worker} peak memory {PeakMemoryMb} MB", id, ProcessMemory.PeakMegabytes());
+                return exit;
             }
             catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
             {
