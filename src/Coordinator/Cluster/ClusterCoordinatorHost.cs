@@ -27,6 +27,10 @@ public static class ClusterCoordinatorHost
         ClusterSettings settings, int localWorkers, ILogger log, CancellationToken cancel)
     {
         var outcome = new TaskCompletionSource<TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var layout = TensorLayout.Of(state.Parameters);
+        string cookie = SharedTensorRegion.NewCookie();
+        using var published = new ParameterPublisher(SharedTensorRegion.Create(
+            $"vaecluster-{Environment.ProcessId}.params", TensorLayout.PayloadBytes(layout), cookie));
         using var dataPlane = DataPlaneListener.Bind(settings.Host, settings.DataPort, log);
         using var host = AkkaHost.Build(log, akka => akka.WithVaeCluster(settings, ClusterDefaults.CoordinatorRole, seeds: []));
         await host.StartAsync(cancel);
@@ -39,7 +43,7 @@ public static class ClusterCoordinatorHost
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
             settings.AdvertisedHost, dataPlane.Port, state.Options.Hidden, state.Options.Latent, trainSamples,
-            TensorLayout.Of(state.Parameters)), log), WorkerGateway.Name);
+            layout, published, cookie), log), WorkerGateway.Name);
         dataPlane.AcceptInto(gateway);
         log.Information("Coordinator node up at {Address}; seed for workers: --seed {Seed}; data plane on port {DataPort}; waiting for {Workers} workers",
             cluster.SelfAddress, seed, dataPlane.Port, state.Options.Workers);

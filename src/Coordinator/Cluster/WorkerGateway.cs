@@ -17,7 +17,7 @@ public sealed class WorkerGateway : ReceiveActor
     public const string Name = "worker-gateway";
     public const int ProtocolVersion = 1;
 
-    private sealed record Pending(string WorkerId, IActorRef Node);
+    private sealed record Pending(string WorkerId, IActorRef Node, SharedTensorRegion? Gradients);
 
     private readonly IActorRef coordinator;
     private readonly GatewaySettings settings;
@@ -62,8 +62,13 @@ public sealed class WorkerGateway : ReceiveActor
             return;
         }
         string token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
-        pending[token] = new Pending(join.WorkerId, Sender);
-        Sender.Tell(new DataPlaneOffer(join.WorkerId, settings.DataHost, settings.DataPort, token, settings.Hidden, settings.Latent));
+        // Every worker is offered shared memory; only one on this machine can open it (the cookie proves it).
+        var gradients = settings.Parameters is null
+            ? null
+            : SharedTensorRegion.Create($"vaecluster-{Environment.ProcessId}-{token[..12]}.grad", TensorLayout.PayloadBytes(settings.Layout), settings.Cookie);
+        pending[token] = new Pending(join.WorkerId, Sender, gradients);
+        var shared = gradients is null ? null : new SharedMemoryOffer(settings.Parameters!.Path, gradients.Path, settings.Cookie);
+        Sender.Tell(new DataPlaneOffer(join.WorkerId, settings.DataHost, settings.DataPort, token, settings.Hidden, settings.Latent, shared));
         log.Debug("Offered the data plane to worker {Worker} at {Node}", join.WorkerId, Sender.Path.Address);
     }
 
@@ -85,11 +90,20 @@ public sealed class WorkerGateway : ReceiveActor
         }
         // A worker that reconnects replaces its old link; the coordinator reassigns whatever the old one held.
         if (links.Remove(hello.WorkerId, out var old)) Context.Stop(old);
-        var link = Context.ActorOf(WorkerLink.Props(hello.WorkerId, connected.Channel, coordinator, admitted.Node, settings.Layout, log),
+        SharedMemoryLink? shared = null;
+        if (hello.SharedMemory && admitted.Gradients is not null) shared = new SharedMemoryLink(settings.Parameters!, admitted.Gradients);
+        else admitted.Gradients?.Dispose();
+        var link = Context.ActorOf(WorkerLink.Props(hello.WorkerId, connected.Channel, coordinator, admitted.Node, settings.Layout, shared, log),
             $"link-{++linksCreated}");
         Context.Watch(link);
         links[hello.WorkerId] = link;
-        log.Information("Worker {Worker} connected its data plane from {Remote}", hello.WorkerId, connected.Channel.Remote);
+        log.Information("Worker {Worker} connected its data plane from {Remote} ({Transport})", hello.WorkerId, connected.Channel.Remote,
+            shared is null ? "tensors over TCP" : "tensors through shared memory");
+    }
+
+    protected override void PostStop()
+    {
+        foreach (var offer in pending.Values) offer.Gradients?.Dispose();
     }
 
     private static void TrySend(FrameChannel channel, IWireMessage message)
@@ -98,6 +112,13 @@ public sealed class WorkerGateway : ReceiveActor
     }
 }
 
-/// <summary>What the gateway tells joining workers: where the data plane is and what model to build.</summary>
+/// <summary>
+/// What the gateway tells joining workers: where the data plane is and what model to build; and, when workers
+/// on this machine may use shared memory, where the parameters are published and the cookie of this process.
+/// </summary>
 public sealed record GatewaySettings(
-    string DataHost, int DataPort, int Hidden, int Latent, int TrainSamples, IReadOnlyList<TensorLayout> Layout);
+    string DataHost, int DataPort, int Hidden, int Latent, int TrainSamples, IReadOnlyList<TensorLayout> Layout,
+    ParameterPublisher? Parameters = null, string Cookie = "");
+
+/// <summary>A link's shared-memory path: parameters from the run's publisher, gradients in the worker's own region.</summary>
+public sealed record SharedMemoryLink(ParameterPublisher Parameters, SharedTensorRegion Gradients);

@@ -26,14 +26,16 @@ public sealed class WorkerLink : ReceiveActor
     private readonly IActorRef coordinator;
     private readonly IActorRef workerNode;
     private readonly IReadOnlyList<TensorLayout> layout;
+    private readonly SharedMemoryLink? shared;
     private readonly ILogger log;
     private readonly TransferStats stats = new();
     private IReadOnlyList<Tensor> parameters = [];
     private volatile InFlight? inFlight;
 
     public WorkerLink(string workerId, FrameChannel channel, IActorRef coordinator, IActorRef workerNode,
-        IReadOnlyList<TensorLayout> layout, ILogger log)
+        IReadOnlyList<TensorLayout> layout, SharedMemoryLink? shared, ILogger log)
     {
+        this.shared = shared;
         this.workerId = workerId;
         this.channel = channel;
         this.coordinator = coordinator;
@@ -50,8 +52,8 @@ public sealed class WorkerLink : ReceiveActor
     }
 
     public static Props Props(string workerId, FrameChannel channel, IActorRef coordinator, IActorRef workerNode,
-        IReadOnlyList<TensorLayout> layout, ILogger log) =>
-        Akka.Actor.Props.Create(() => new WorkerLink(workerId, channel, coordinator, workerNode, layout, log))
+        IReadOnlyList<TensorLayout> layout, SharedMemoryLink? shared, ILogger log) =>
+        Akka.Actor.Props.Create(() => new WorkerLink(workerId, channel, coordinator, workerNode, layout, shared, log))
             .WithDispatcher(AkkaHost.PinnedDispatcher);
 
     private void Ready()
@@ -60,9 +62,15 @@ public sealed class WorkerLink : ReceiveActor
         {
             inFlight = new InFlight(shard, Stopwatch.GetTimestamp());
             // The coordinator does not touch the parameters while a step is in flight, so they can be sent
-            // straight from its tensors' memory.
-            channel.Send(new ShardFrame(shard.Step, shard.ShardIndex, shard.Noise.Length / shard.SampleIndices.Length,
-                shard.SampleIndices, shard.Noise), parameters);
+            // straight from its tensors' memory (or published once for every co-located worker).
+            var frame = new ShardFrame(shard.Step, shard.ShardIndex, shard.Noise.Length / shard.SampleIndices.Length,
+                shard.SampleIndices, shard.Noise);
+            if (shared is null) channel.Send(frame, parameters);
+            else
+            {
+                shared.Parameters.Publish(shard.Step, parameters);
+                channel.Send(frame);
+            }
         });
         CommonHandlers();
     }
@@ -111,7 +119,7 @@ public sealed class WorkerLink : ReceiveActor
                 Validate(result, expected.Shard);
                 var gradient = Receive(frame);
                 inFlight = null;
-                stats.Record(Stopwatch.GetTimestamp() - expected.StartedTicks, result.ComputeMicros, 2 * frame.PayloadBytes);
+                stats.Record(Stopwatch.GetTimestamp() - expected.StartedTicks, result.ComputeMicros, 2 * TensorLayout.PayloadBytes(layout));
                 coordinator.Tell(new ShardGradient(result.Step, result.ShardIndex, workerId, gradient,
                     result.LossSum, result.ReconstructionSum, result.KlSum, result.SampleCount), self);
             }
@@ -119,6 +127,10 @@ public sealed class WorkerLink : ReceiveActor
         catch (Exception error)
         {
             self.Tell(new ConnectionLost(error is EndOfStreamException or WireError ? error.Message : $"{error.GetType().Name}: {error.Message}"));
+        }
+        finally
+        {
+            shared?.Gradients.Dispose(); // this thread is the region's only reader: unmapped only once it is done
         }
     }
 
@@ -137,7 +149,9 @@ public sealed class WorkerLink : ReceiveActor
         var tensors = layout.Select(t => empty(t.Shape, ScalarType.Float32)).ToList();
         try
         {
-            channel.ReceivePayload(frame, tensors);
+            if (shared is null) channel.ReceivePayload(frame, tensors);
+            else if (frame.PayloadBytes != 0) throw new WireError("a shared-memory worker sent a payload over the socket");
+            else shared.Gradients.Read(tensors);
             return new GradientSum(tensors);
         }
         catch
@@ -153,6 +167,6 @@ public sealed class WorkerLink : ReceiveActor
         if (s.Shards > 0)
             log.Information("Data plane to worker {Worker}: {Shards} shards, round trip {RoundTripMs:F2} ms of which compute {ComputeMs:F2} ms and transfer {TransferMs:F2} ms, {Megabytes:F0} MB moved",
                 workerId, s.Shards, s.RoundTripMs, s.ComputeMs, s.TransferMs, s.Megabytes);
-        channel.Dispose();
+        channel.Dispose(); // ends the reader thread, which releases the gradient region
     }
 }

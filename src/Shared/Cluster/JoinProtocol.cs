@@ -12,9 +12,14 @@ public sealed record JoinTraining(string WorkerId, int ProtocolVersion, int Trai
 
 /// <summary>
 /// The coordinator's answer: connect to its data plane at Host:Port and present Token, which admits exactly one
-/// connection for this worker. The model's shape tells the worker which replica to build.
+/// connection for this worker. The model's shape tells the worker which replica to build. A worker on the
+/// coordinator's machine can open <paramref name="SharedMemory"/> and move tensors through it instead of the socket.
 /// </summary>
-public sealed record DataPlaneOffer(string WorkerId, string Host, int Port, string Token, int Hidden, int Latent) : IJoinMessage;
+public sealed record DataPlaneOffer(
+    string WorkerId, string Host, int Port, string Token, int Hidden, int Latent, SharedMemoryOffer? SharedMemory) : IJoinMessage;
+
+/// <summary>Where the parameters are published each step and where this worker writes its gradients; both files start with Cookie.</summary>
+public sealed record SharedMemoryOffer(string ParametersPath, string GradientPath, string Cookie);
 
 /// <summary>The coordinator will not take this worker; Reason says why, for the worker's log.</summary>
 public sealed record JoinRefused(string WorkerId, string Reason) : IJoinMessage;

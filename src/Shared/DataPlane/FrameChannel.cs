@@ -126,7 +126,7 @@ public sealed class FrameChannel : IDisposable
             ReceiveAll(scratch.AsSpan(0, (int)Math.Min(scratch.Length, left)));
     }
 
-    private static Span<byte> Float32Bytes(Tensor tensor)
+    internal static Span<byte> Float32Bytes(Tensor tensor)
     {
         if (tensor.dtype != ScalarType.Float32 || !tensor.is_contiguous() || tensor.device_type != TorchSharp.DeviceType.CPU)
             throw new ArgumentException("payload tensors must be contiguous float32 CPU tensors", nameof(tensor));

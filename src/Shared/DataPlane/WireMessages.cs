@@ -12,11 +12,12 @@ public interface IWireMessage
     void Write(BinaryWriter writer);
 }
 
-public sealed record HelloFrame(string WorkerId, string Token) : IWireMessage
+/// <param name="SharedMemory">The worker opened the offered shared-memory regions: payloads go through them, frames carry none.</param>
+public sealed record HelloFrame(string WorkerId, string Token, bool SharedMemory = false) : IWireMessage
 {
     public FrameKind Kind => FrameKind.Hello;
-    public void Write(BinaryWriter w) { w.Write(WorkerId); w.Write(Token); }
-    public static HelloFrame Read(BinaryReader r) => new(WireText.Read(r), WireText.Read(r));
+    public void Write(BinaryWriter w) { w.Write(WorkerId); w.Write(Token); w.Write(SharedMemory); }
+    public static HelloFrame Read(BinaryReader r) => new(WireText.Read(r), WireText.Read(r), r.ReadBoolean());
 }
 
 public sealed record WelcomeFrame(IReadOnlyList<TensorLayout> Layout) : IWireMessage

@@ -37,6 +37,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private long computeStarted;
     private int attempts;
     private int latent;
+    private SharedTensorRegion? sharedParameters, sharedGradients;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -97,8 +98,14 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             long computeMicros = (Stopwatch.GetTimestamp() - computeStarted) * 1_000_000 / Stopwatch.Frequency;
             try
             {
-                channel!.Send(new GradientFrame(result.Step, result.ShardIndex, result.SampleCount, result.LossSum,
-                    result.ReconstructionSum, result.KlSum, computeMicros), gradient.Tensors);
+                var frame = new GradientFrame(result.Step, result.ShardIndex, result.SampleCount, result.LossSum,
+                    result.ReconstructionSum, result.KlSum, computeMicros);
+                if (sharedGradients is null) channel!.Send(frame, gradient.Tensors);
+                else
+                {
+                    sharedGradients.Write(gradient.Tensors);
+                    channel!.Send(frame);
+                }
             }
             catch (Exception error)
             {
@@ -129,8 +136,9 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             var shape = new ModelShape(offer.Hidden, offer.Latent);
             parameterBuffer = new Vae(shape);
             var layout = TensorLayout.Of(parameterBuffer.NamedParameters());
+            OpenSharedMemory(offer.SharedMemory, TensorLayout.PayloadBytes(layout));
             channel = FrameChannel.Connect(offer.Host, offer.Port, HandshakeDeadline);
-            channel.Send(new HelloFrame(workerId, offer.Token));
+            channel.Send(new HelloFrame(workerId, offer.Token, SharedMemory: sharedGradients is not null));
             channel.SetReceiveTimeout(HandshakeDeadline);
             var answer = channel.Receive();
             if (answer.Message is RefusedFrame refused)
@@ -150,14 +158,33 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             Become(Connected);
             latent = offer.Latent;
             worker = Context.ActorOf(WorkerActor.Props(workerId, Self, shape, trainImages), "worker");
-            log.Information("Worker {Worker} joined: data plane connected to {Remote}", workerId, channel.Remote);
+            log.Information("Worker {Worker} joined: data plane connected to {Remote} ({Transport})", workerId, channel.Remote,
+                sharedGradients is null ? "tensors over TCP" : "tensors through shared memory");
         }
         catch (Exception error)
         {
             channel?.Dispose();
             channel = null;
+            CloseSharedMemory();
             log.Warning("Could not connect the data plane at {Host}:{Port}: {Error}; retrying", offer.Host, offer.Port, error.Message);
         }
+    }
+
+    /// <summary>Uses the offered shared memory when this node can open it, i.e. runs on the coordinator's machine.</summary>
+    private void OpenSharedMemory(SharedMemoryOffer? offer, long bytes)
+    {
+        CloseSharedMemory();
+        if (offer is null) return;
+        sharedParameters = SharedTensorRegion.TryOpen(offer.ParametersPath, bytes, offer.Cookie);
+        sharedGradients = sharedParameters is null ? null : SharedTensorRegion.TryOpen(offer.GradientPath, bytes, offer.Cookie);
+        if (sharedGradients is null) CloseSharedMemory();
+    }
+
+    private void CloseSharedMemory()
+    {
+        sharedParameters?.Dispose();
+        sharedGradients?.Dispose();
+        sharedParameters = sharedGradients = null;
     }
 
     private void StartReading()
@@ -166,11 +193,12 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         var open = channel!;
         var parameters = parameterBuffer!.NamedParameters().Select(p => p.Tensor).ToList();
         int latentSize = latent;
-        new Thread(() => ReadLoop(open, parameters, latentSize, self)) { IsBackground = true, Name = "data-plane" }.Start();
+        var fromSharedMemory = sharedParameters;
+        new Thread(() => ReadLoop(open, parameters, fromSharedMemory, latentSize, self)) { IsBackground = true, Name = "data-plane" }.Start();
     }
 
     /// <summary>Receives Shard and Bye frames until the connection ends; runs on its own thread.</summary>
-    private void ReadLoop(FrameChannel open, IReadOnlyList<Tensor> parameters, int latent, IActorRef self)
+    private void ReadLoop(FrameChannel open, IReadOnlyList<Tensor> parameters, SharedTensorRegion? fromSharedMemory, int latent, IActorRef self)
     {
         int trainSamples = (int)trainImages.shape[0];
         try
@@ -185,7 +213,9 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
                         if (shard.SampleIndices.Any(i => i < 0 || i >= trainSamples))
                             throw new WireError($"shard names a sample outside this worker's {trainSamples} training images");
                         // The worker is idle (the coordinator sends one shard at a time), so the buffer is free.
-                        open.ReceivePayload(frame, parameters);
+                        if (fromSharedMemory is null) open.ReceivePayload(frame, parameters);
+                        else if (frame.PayloadBytes != 0) throw new WireError("a shard sent a payload over a shared-memory connection");
+                        else fromSharedMemory.Read(parameters);
                         self.Tell(new ShardArrived(new ComputeShard(shard.Step, shard.ShardIndex, shard.SampleIndices, shard.Noise)));
                         break;
                     case ByeFrame bye:
@@ -200,6 +230,10 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         {
             self.Tell(new ConnectionLost(error.Message));
         }
+        finally
+        {
+            fromSharedMemory?.Dispose(); // this thread is its only reader: unmapped only once it is done
+        }
     }
 
     private void End(WorkerSessionOutcome outcome, string reason)
@@ -211,7 +245,8 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
-        channel?.Dispose();
+        channel?.Dispose(); // ends the reader thread, which releases the shared parameters
+        sharedGradients?.Dispose();
         parameterBuffer?.Dispose();
     }
 }

@@ -1,0 +1,98 @@
+using System.IO.MemoryMappedFiles;
+using System.Security.Cryptography;
+using static TorchSharp.torch;
+
+namespace VaeCluster.DataPlane;
+
+/// <summary>
+/// A memory-mapped file in /dev/shm that holds one payload's worth of tensors. When a worker runs on the
+/// coordinator's machine, parameters and gradients go through such regions (one copy in, one copy out) instead
+/// of through the socket (a copy into the kernel and one out, plus TCP), and the frames carry no payload.
+/// A cookie at the start of the file proves that both sides opened the same file, i.e. run on the same host.
+/// </summary>
+public sealed unsafe class SharedTensorRegion : IDisposable
+{
+    private const int CookieBytes = 16;
+
+    private readonly MemoryMappedFile file;
+    private readonly MemoryMappedViewAccessor view;
+    private readonly byte* start;
+    private readonly bool owner;
+
+    private SharedTensorRegion(string path, long bytes, MemoryMappedFile file, bool owner)
+    {
+        Path = path;
+        Bytes = bytes;
+        this.file = file;
+        this.owner = owner;
+        view = file.CreateViewAccessor(0, CookieBytes + bytes);
+        byte* pointer = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+        start = pointer + view.PointerOffset;
+    }
+
+    public string Path { get; }
+    public long Bytes { get; }
+
+    /// <summary>The folder regions live in: RAM-backed where the system has one.</summary>
+    public static string Folder => Directory.Exists("/dev/shm") ? "/dev/shm" : System.IO.Path.GetTempPath();
+
+    /// <summary>A new random cookie; one per coordinator process, written into every region it creates.</summary>
+    public static string NewCookie() => Convert.ToHexString(RandomNumberGenerator.GetBytes(CookieBytes));
+
+    public static SharedTensorRegion Create(string name, long bytes, string cookie)
+    {
+        string path = System.IO.Path.Combine(Folder, name);
+        using (var stream = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite))
+            stream.SetLength(CookieBytes + bytes);
+        var region = new SharedTensorRegion(path, bytes, MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.ReadWrite), owner: true);
+        Convert.FromHexString(cookie).CopyTo(new Span<byte>(region.start, CookieBytes));
+        return region;
+    }
+
+    /// <summary>Opens a region another process created, or null when it is not there (another host) or not the one expected.</summary>
+    public static SharedTensorRegion? TryOpen(string path, long bytes, string cookie)
+    {
+        try
+        {
+            if (new FileInfo(path).Length != CookieBytes + bytes) return null;
+            var region = new SharedTensorRegion(path, bytes, MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.ReadWrite), owner: false);
+            if (new ReadOnlySpan<byte>(region.start, CookieBytes).SequenceEqual(Convert.FromHexString(cookie))) return region;
+            region.Dispose();
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Copies the tensors into the region, back to back.</summary>
+    public void Write(IReadOnlyList<Tensor> tensors) => Copy(tensors, toRegion: true);
+
+    /// <summary>Copies the region into the tensors, which must add up to its size.</summary>
+    public void Read(IReadOnlyList<Tensor> tensors) => Copy(tensors, toRegion: false);
+
+    private void Copy(IReadOnlyList<Tensor> tensors, bool toRegion)
+    {
+        long total = tensors.Sum(t => t.numel() * sizeof(float));
+        if (total != Bytes) throw new WireError($"tensors of {total} bytes do not fit a shared region of {Bytes}");
+        long offset = 0;
+        foreach (var tensor in tensors)
+        {
+            var memory = FrameChannel.Float32Bytes(tensor);
+            var region = new Span<byte>(start + CookieBytes + offset, memory.Length);
+            if (toRegion) memory.CopyTo(region);
+            else region.CopyTo(memory);
+            offset += memory.Length;
+        }
+    }
+
+    public void Dispose()
+    {
+        view.SafeMemoryMappedViewHandle.ReleasePointer();
+        view.Dispose();
+        file.Dispose();
+        if (owner) File.Delete(Path);
+    }
+}
