@@ -1,0 +1,34 @@
+using Serilog.Events;
+
+namespace VaeCluster.Coordinator.Logs;
+
+/// <summary>How ./vae logs prints an event: <c>HH:mm:ss.fff LVL [role node] message</c>, then any exception.</summary>
+public static class LogLine
+{
+    public static string Format(ClefEvent e, bool colour)
+    {
+        var level = Abbreviation(e.Level);
+        if (colour) level = $"{Colour(e.Level)}{level}\u001b[0m";
+        var source = string.Join(' ', new[] { e.Text("Role"), e.Text("Node") }.Where(s => s is not null));
+        var line = $"{e.Timestamp.ToLocalTime():HH:mm:ss.fff} {level} [{source}] {e.Message}";
+        return e.Exception is null ? line : line + Environment.NewLine + e.Exception.TrimEnd();
+    }
+
+    private static string Abbreviation(LogEventLevel level) => level switch
+    {
+        LogEventLevel.Verbose => "VRB",
+        LogEventLevel.Debug => "DBG",
+        LogEventLevel.Information => "INF",
+        LogEventLevel.Warning => "WRN",
+        LogEventLevel.Error => "ERR",
+        _ => "FTL",
+    };
+
+    private static string Colour(LogEventLevel level) => level switch
+    {
+        LogEventLevel.Verbose or LogEventLevel.Debug => "\u001b[90m",
+        LogEventLevel.Information => "\u001b[32m",
+        LogEventLevel.Warning => "\u001b[33m",
+        _ => "\u001b[31;1m",
+    };
+}
