@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using ILogger = Serilog.ILogger;
 using Serilog;
+using VaeCluster.Coordinator.Monitoring;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
 using VaeCluster.Data;
@@ -52,6 +53,7 @@ public static class SingleProcessHost
             .WithActors((system, registry) =>
             {
                 system.ActorOf(TrainingOutcomeListener.Props(outcome), "outcome");
+                TrainingMonitors.Start(system, new ProgressPlan(state.Options.Epochs, state.StepsPerEpoch));
                 var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
                 registry.Register<CoordinatorActor>(coordinator);
                 for (int i = 1; i <= state.Options.Workers; i++)
