@@ -32,8 +32,11 @@ public sealed class RunLogs(string logsFolder)
             pending.AddRange(ReadNew(atEnd: false).Select(e => (e, now)));
             var due = pending.Where(p => now - p.ReadAt >= holdBack).ToList();
             if (due.Count == 0) continue;
-            pending.RemoveAll(p => now - p.ReadAt >= holdBack);
-            foreach (var (e, _) in due.OrderBy(p => p.Event.Timestamp)) print(e);
+            // Whatever happened before an event that is due goes out with it, however recently it was read.
+            var until = due.Max(p => p.Event.Timestamp);
+            var ready = pending.Where(p => p.Event.Timestamp <= until).OrderBy(p => p.Event.Timestamp).ToList();
+            pending.RemoveAll(p => p.Event.Timestamp <= until);
+            foreach (var (e, _) in ready) print(e);
         }
         foreach (var (e, _) in pending.OrderBy(p => p.Event.Timestamp)) print(e);
     }
