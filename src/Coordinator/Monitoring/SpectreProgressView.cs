@@ -1,12 +1,13 @@
 using Serilog.Events;
 using Serilog.Formatting.Display;
 using Spectre.Console;
+using Spectre.Console.Rendering;
 using VaeCluster.Logging;
 
 namespace VaeCluster.Coordinator.Monitoring;
 
 /// <summary>
-/// A live progress bar on the terminal (Spectre.Console), redrawn ten times a second from the latest snapshot.
+/// A live progress display on the terminal (Spectre.Console), redrawn ten times a second from the latest snapshot.
 /// While it is up it owns the console: log lines are handed to it (<see cref="LiveConsole"/>) and printed above
 /// the bar, so they neither tear it nor get lost; the log file is unaffected.
 /// </summary>
@@ -21,12 +22,7 @@ public sealed class SpectreProgressView : IProgressView
     public SpectreProgressView()
     {
         consoleHandle = LiveConsole.HandTo(Print);
-        loop = AnsiConsole.Progress()
-            .AutoClear(false)
-            .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(),
-                new PercentageColumn(), new RemainingTimeColumn())
-            .StartAsync(RefreshUntilStopped);
+        loop = AnsiConsole.Live(Render()).AutoClear(false).Overflow(VerticalOverflow.Ellipsis).StartAsync(RefreshUntilStopped);
     }
 
     /// <summary>Whether stdout is a terminal that can redraw in place; otherwise the plain log lines are the output.</summary>
@@ -44,27 +40,22 @@ public sealed class SpectreProgressView : IProgressView
         stop.Dispose();
     }
 
-    private async Task RefreshUntilStopped(ProgressContext context)
+    private async Task RefreshUntilStopped(LiveDisplayContext context)
     {
-        var task = context.AddTask("starting", maxValue: 1);
         while (!stop.IsCancellationRequested)
         {
-            Update(task);
+            context.UpdateTarget(Render());
             try { await Task.Delay(100, stop.Token); }
             catch (OperationCanceledException) { break; }
         }
-        Update(task);
+        context.UpdateTarget(Render());
     }
 
-    private void Update(ProgressTask task)
+    private IRenderable Render()
     {
-        if (latest is not { } s) return;
-        task.MaxValue = s.RunSteps;
-        task.Value = s.RunStepsDone;
-        var speed = s.SamplesPerSecond is double r ? $"{r:N0} samples/s" : "- samples/s";
-        var reassigned = s.ReassignedShards > 0 ? $"  {s.ReassignedShards} shards reassigned" : "";
-        task.Description = Markup.Escape(
-            $"epoch {s.Epoch}/{s.Epochs}  step {s.StepsDone}/{s.StepsPerEpoch}  loss {s.Loss:F2}  {speed}  {s.Workers} workers{reassigned}");
+        if (latest is not { } s) return new Text("starting...");
+        var (position, health) = ProgressLines.Format(s, AnsiConsole.Profile.Width);
+        return new Rows(new Markup(position), new Markup(health));
     }
 
     private static void Print(LogEvent logEvent)
@@ -73,6 +64,6 @@ public sealed class SpectreProgressView : IProgressView
         if (logEvent.Level == LogEventLevel.Information && logEvent.Properties.ContainsKey("StepInEpoch")) return;
         using var line = new StringWriter();
         LineFormat.Format(logEvent, line);
-        AnsiConsole.Write(new Text(line.ToString()));
+        AnsiConsole.Write(new Text(ProgressLines.Above(line.ToString(), AnsiConsole.Profile.Width)));
     }
 }

@@ -33,8 +33,9 @@ public sealed class TrainingProgress(ProgressPlan plan, TimeSpan window)
         double seconds = (newest.At - first.At).TotalSeconds;
         // The oldest step's samples were computed before the window began: the rate counts the ones after it.
         double? rate = recent.Count > 1 && seconds > 0 ? recent.Skip(1).Sum(r => r.Samples) / seconds : null;
+        double? stepRate = recent.Count > 1 && seconds > 0 ? (recent.Count - 1) / seconds : null;
         double loss = recent.Sum(r => r.LossSum) / Math.Max(1, recent.Sum(r => r.Samples));
-        return new ProgressSnapshot(last.Epoch, plan.Epochs, last.StepInEpoch + 1, plan.StepsPerEpoch, loss, rate,
+        return new ProgressSnapshot(last.Epoch, plan.Epochs, last.StepInEpoch + 1, plan.StepsPerEpoch, loss, rate, stepRate,
             last.Workers.Distinct().Count(), reassigned);
     }
 }

@@ -41,6 +41,8 @@ public sealed class TrainingProgressTests
 
         Assert.Equal(1280, s.SamplesPerSecond!.Value, 6);
         Assert.Equal(100, s.Loss, 6); // the early, higher losses have left the window
+        Assert.Equal(10, s.StepsPerSecond!.Value, 6);
+        Assert.Equal(TimeSpan.FromSeconds(27), s.Remaining); // 270 of 300 steps left, at 10 a second
     }
 
     [Fact]
