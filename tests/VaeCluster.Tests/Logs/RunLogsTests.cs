@@ -78,7 +78,7 @@ public sealed class RunLogsTests : IDisposable
         var printed = new List<string>();
         using var stop = new CancellationTokenSource();
         var follow = new RunLogs(folder).FollowAsync(e => { lock (printed) printed.Add(e.Message); },
-            poll: TimeSpan.FromMilliseconds(20), holdBack: TimeSpan.FromMilliseconds(100), stop.Token);
+            poll: TimeSpan.FromMilliseconds(20), holdBack: TimeSpan.FromMilliseconds(300), stop.Token);
 
         await WaitFor(() => printed.Count == 1);
         // A worker joins late and both nodes write at about the same time, the later event first.
