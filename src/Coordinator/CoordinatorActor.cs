@@ -157,8 +157,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         tally.Pause();
         tally.Add(lossSum, samples);
         step = null;
+        var contributors = results.Select(r => r.WorkerId).ToList();
+        recorder.RecordStep(new LedgerEntry(done.Step, done.Epoch, done.StepInEpoch, samples, contributors, done.ReassignedShards));
         Context.System.EventStream.Publish(new StepApplied(done.Step, done.Epoch, done.StepInEpoch, samples, lossSum,
-            results.Select(r => r.WorkerId).ToList(), done.ReassignedShards));
+            contributors, done.ReassignedShards));
         LogProgress(done, lossSum, samples);
         if (state.Cursor.GlobalStep % state.Options.CheckpointEvery == 0 && !state.EpochComplete)
             recorder.SaveCheckpoint(state);

@@ -5,6 +5,8 @@ using VaeCluster.Coordinator.Cli;
 var root = new RootCommand("VaeCluster: train a variational autoencoder on MNIST with coordinator and worker actors, and draw digits.")
 {
     TrainCommand.Create(),
+    TrainCommand.CreateCoordinator(),
+    WorkerCommand.Create(),
     GenerateCommand.Create(),
     ExploreCommand.Create(),
     LogsCommand.Create(),

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using VaeCluster.Hosting;
 using VaeCluster.Model;
 using VaeCluster.Protocol;
 using static TorchSharp.torch;
@@ -12,8 +13,6 @@ namespace VaeCluster.Worker;
 /// </summary>
 public sealed class WorkerActor : ReceiveActor
 {
-    public const string Dispatcher = "vae-worker-dispatcher";
-
     private readonly string workerId;
     private readonly IActorRef coordinator;
     private readonly Vae replica;
@@ -46,5 +45,5 @@ public sealed class WorkerActor : ReceiveActor
 
     public static Props Props(string workerId, IActorRef coordinator, ModelShape shape, Tensor trainImages) =>
         Akka.Actor.Props.Create(() => new WorkerActor(workerId, coordinator, shape, trainImages))
-            .WithDispatcher(Dispatcher);
+            .WithDispatcher(AkkaHost.PinnedDispatcher);
 }

@@ -1,10 +1,10 @@
 using System.CommandLine;
-using VaeCluster.Coordinator.Training;
+using VaeCluster.Cluster;
 using VaeCluster.Training;
 
 namespace VaeCluster.Coordinator.Cli;
 
-/// <summary>./vae train: the flags, and how they become TrainingOptions.</summary>
+/// <summary>./vae train and ./vae coordinator: the flags, and how they become TrainingOptions.</summary>
 public static class TrainCommand
 {
     private static readonly TrainingOptions Defaults = new();
@@ -23,22 +23,64 @@ public static class TrainCommand
     private static readonly Option<int?> TrainLimit = NumberOption.Whole("--train-limit", "Train on the first N training images only (quick runs).", 1);
     private static readonly Option<int?> LogEvery = NumberOption.Whole("--log-every", $"Log progress every N steps (default {Defaults.LogEvery}).", 1);
 
+    private static readonly Option<bool> Cluster = new("--cluster")
+    {
+        Description = "Run the workers as separate processes on this machine, joined over Akka.Cluster on loopback, instead of as actors in this process.",
+    };
+
+    /// <summary>Loopback and free ports: a local cluster needs no choices and cannot clash with another run.</summary>
+    private static readonly ClusterSettings LocalCluster = new() { Host = "127.0.0.1", Port = 0, DataPort = 0 };
+
+    private static readonly ClusterSettings CoordinatorNode = new()
+    {
+        Port = ClusterDefaults.CoordinatorPort,
+        DataPort = ClusterDefaults.DataPort,
+    };
+
     public static Command Create()
     {
-        var command = new Command("train", "Train the VAE (single-process mode: coordinator and workers as actors in this process).")
+        var command = new Command("train", "Train the VAE: by default coordinator and workers are actors in this process; with --cluster, workers are separate processes.")
         {
-            Epochs, Workers, BatchSize, Seed, LearningRate, Data, Run, Resume, CheckpointEvery, KeepCheckpoints,
-            StepTimeout, TrainLimit, LogEvery,
+            Cluster,
         };
+        return WithTrainingFlags(command, result => result.GetValue(Cluster) ? RunMode.LocalCluster : RunMode.SingleProcess);
+    }
+
+    public static Command CreateCoordinator()
+    {
+        var command = new Command("coordinator", "Run the coordinator node of a cluster: wait for --workers worker nodes (./vae worker --seed THIS_HOST:PORT), then train.")
+        {
+            ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.DataPort,
+        };
+        return WithTrainingFlags(command, _ => RunMode.CoordinatorNode);
+    }
+
+    private static Command WithTrainingFlags(Command command, Func<ParseResult, RunMode> mode)
+    {
+        foreach (var option in new Option[]
+                 {
+                     Epochs, Workers, BatchSize, Seed, LearningRate, Data, Run, Resume, CheckpointEvery, KeepCheckpoints,
+                     StepTimeout, TrainLimit, LogEvery,
+                 })
+            command.Options.Add(option);
         command.SetAction((result, cancel) => UserError.Report(() =>
         {
             var resume = result.GetValue(Resume);
             if (resume is not null && result.GetValue(Run) is not null)
                 throw new UserError("--resume and --run both name a run directory; give only --resume RUN_DIR");
+            var runMode = mode(result);
+            int? configuredWorkers = runMode == RunMode.CoordinatorNode ? ClusterFlags.Workers(result) : null;
             var request = new TrainRequest(
-                Overrides: options => Apply(result, options),
+                Overrides: options => Apply(result, configuredWorkers is int n ? options with { Workers = n } : options),
                 RunDir: resume ?? result.GetValue(Run),
-                Resume: resume is not null);
+                Resume: resume is not null,
+                Mode: runMode,
+                Cluster: runMode switch
+                {
+                    RunMode.LocalCluster => LocalCluster,
+                    RunMode.CoordinatorNode => ClusterFlags.Resolve(result, CoordinatorNode),
+                    _ => null,
+                });
             return TrainRunner.RunAsync(request, cancel);
         }));
         return command;
@@ -61,5 +103,18 @@ public static class TrainCommand
     };
 }
 
-/// <summary>What the user asked for: how to change the options, where the run lives, and whether it continues.</summary>
-public sealed record TrainRequest(Func<TrainingOptions, TrainingOptions> Overrides, string? RunDir, bool Resume);
+/// <summary>What the user asked for: how to change the options, where the run lives, whether it continues, and how the
+/// coordinator and workers are laid out.</summary>
+public sealed record TrainRequest(
+    Func<TrainingOptions, TrainingOptions> Overrides, string? RunDir, bool Resume,
+    RunMode Mode = RunMode.SingleProcess, ClusterSettings? Cluster = null);
+
+public enum RunMode
+{
+    /// <summary>Coordinator and worker actors in this process, tensors passed by reference.</summary>
+    SingleProcess,
+    /// <summary>This process is the coordinator node and starts the worker processes itself, on loopback.</summary>
+    LocalCluster,
+    /// <summary>This process is the coordinator node; worker nodes are started elsewhere and join it.</summary>
+    CoordinatorNode,
+}

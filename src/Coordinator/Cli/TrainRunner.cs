@@ -1,5 +1,7 @@
 using VaeCluster.Checkpoints;
+using VaeCluster.Coordinator.Cluster;
 using VaeCluster.Coordinator.Hosting;
+using VaeCluster.Hosting;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
 using VaeCluster.Data;
@@ -29,6 +31,7 @@ public static class TrainRunner
         if (checkpoint is not null)
         {
             new MetricsLog(run.Metrics).TruncateFrom(state.Cursor.Epoch);
+            StepLedger.TruncateFrom(run.Ledger, state.Cursor.GlobalStep);
             log.Information("Resuming {Run} at epoch {Epoch}, step {Step}", run.Root, state.Cursor.Epoch, state.Cursor.GlobalStep);
         }
         log.Information("Training {Epochs} epochs on {Samples} images, batch {BatchSize}, {Workers} workers; run directory {Run}",
@@ -39,11 +42,15 @@ public static class TrainRunner
             return 0;
         }
 
-        var recorder = new RunRecorder(run, data.Test.Images, options.KeepCheckpoints, log);
+        using var recorder = new RunRecorder(run, data.Test.Images, options.KeepCheckpoints, log);
         using var stop = new StopSignals(cancel);
         try
         {
-            var outcome = await SingleProcessHost.RunAsync(state, recorder, data, log, stop.Token);
+            var outcome = request.Mode == RunMode.SingleProcess
+                ? await SingleProcessHost.RunAsync(state, recorder, data, log, stop.Token)
+                : await ClusterCoordinatorHost.RunAsync(state, recorder, data.Train.Count, request.Cluster!,
+                    localWorkers: request.Mode == RunMode.LocalCluster ? options.Workers : 0, log, stop.Token);
+            log.Information("Coordinator peak memory {PeakMemoryMb} MB", ProcessMemory.PeakMegabytes());
             return outcome.Succeeded ? 0 : 1;
         }
         catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)

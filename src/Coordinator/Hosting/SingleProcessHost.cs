@@ -1,14 +1,10 @@
-using Akka.Actor;
 using Akka.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using ILogger = Serilog.ILogger;
-using Serilog;
 using VaeCluster.Coordinator.Monitoring;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
 using VaeCluster.Data;
+using VaeCluster.Hosting;
 using VaeCluster.Model;
 using VaeCluster.Protocol;
 using VaeCluster.Worker;
@@ -22,15 +18,6 @@ namespace VaeCluster.Coordinator.Hosting;
 /// </summary>
 public static class SingleProcessHost
 {
-    private const string WorkerDispatcherConfig = $$"""
-        {{WorkerActor.Dispatcher}} {
-          type = PinnedDispatcher
-          executor = thread-pool-executor
-        }
-        akka.loglevel = WARNING
-        akka.stdout-loglevel = WARNING
-        """;
-
     public static async Task<TrainingFinished> RunAsync(
         TrainingState state, RunRecorder recorder, MnistDataset data, ILogger log, CancellationToken cancel)
     {
@@ -38,29 +25,15 @@ public static class SingleProcessHost
         var outcome = new TaskCompletionSource<TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
         var shape = new ModelShape(state.Options.Hidden, state.Options.Latent);
 
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        // The run owns Ctrl-C (StopSignals); the host must not stop itself behind the run's back.
-        builder.Services.AddSingleton<IHostLifetime, RunOwnedLifetime>();
-        builder.Services.AddSerilog(log);
-        builder.Services.AddAkka("vaecluster", akka => akka
-            .AddHocon(WorkerDispatcherConfig, HoconAddMode.Prepend)
-            .ConfigureLoggers(loggers =>
-            {
-                loggers.ClearLoggers();
-                loggers.AddLoggerFactory();
-            })
-            .WithActors((system, registry) =>
-            {
-                system.ActorOf(TrainingOutcomeListener.Props(outcome), "outcome");
-                TrainingMonitors.Start(system, new ProgressPlan(state.Options.Epochs, state.StepsPerEpoch));
-                var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
-                registry.Register<CoordinatorActor>(coordinator);
-                for (int i = 1; i <= state.Options.Workers; i++)
-                    system.ActorOf(WorkerActor.Props($"worker-{i}", coordinator, shape, data.Train.Images), $"worker-{i}");
-            }));
-
-        using var host = builder.Build();
+        using var host = AkkaHost.Build(log, akka => akka.WithActors((system, registry) =>
+        {
+            system.ActorOf(TrainingOutcomeListener.Props(outcome), "outcome");
+            TrainingMonitors.Start(system, new ProgressPlan(state.Options.Epochs, state.StepsPerEpoch));
+            var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
+            registry.Register<CoordinatorActor>(coordinator);
+            for (int i = 1; i <= state.Options.Workers; i++)
+                system.ActorOf(WorkerActor.Props($"worker-{i}", coordinator, shape, data.Train.Images), $"worker-{i}");
+        }));
         await host.StartAsync(cancel);
         try
         {

@@ -6,6 +6,7 @@ public sealed record RunDirectory(string Root)
     public string Logs => Path.Combine(Root, "logs");
     public string Checkpoints => Path.Combine(Root, "checkpoints");
     public string Metrics => Path.Combine(Root, "metrics.jsonl");
+    public string Ledger => Path.Combine(Root, "ledger.jsonl");
     public string Config => Path.Combine(Root, "config.json");
     public string Samples => Path.Combine(Root, "samples.png");
     public string Reconstructions => Path.Combine(Root, "reconstructions.png");

@@ -8,13 +8,16 @@ namespace VaeCluster.Coordinator.Run;
 /// <summary>
 /// Writes what a run leaves behind: checkpoints, per-epoch metrics and pictures, and the final export.
 /// </summary>
-public sealed class RunRecorder(RunDirectory run, Tensor testImages, int keepCheckpoints, ILogger log)
+public sealed class RunRecorder(RunDirectory run, Tensor testImages, int keepCheckpoints, ILogger log) : IDisposable
 {
     private const int SampleCount = 64;
     private readonly CheckpointStore checkpoints = new(run.Checkpoints, keepCheckpoints);
     private readonly MetricsLog metrics = new(run.Metrics);
+    private readonly StepLedger ledger = new(run.Ledger);
 
     public RunDirectory Directory => run;
+
+    public void RecordStep(LedgerEntry entry) => ledger.Append(entry);
 
     public void SaveCheckpoint(TrainingState state)
     {
@@ -43,6 +46,8 @@ public sealed class RunRecorder(RunDirectory run, Tensor testImages, int keepChe
     /// <summary>The trained weights under PyTorch's state_dict names, loadable with load_state_dict.</summary>
     public void ExportModel(TrainingState state) =>
         ModelExport.Write(run.Model, state.Model, state.Options, state.Cursor);
+
+    public void Dispose() => ledger.Dispose();
 }
 
 /// <summary>Running totals of the epoch being trained.</summary>

@@ -147,6 +147,32 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
         Assert.Equal(0, applied.ExpectMsg<StepApplied>().GlobalStep);
     }
 
+    [Fact]
+    public void Should_give_a_worker_that_joins_mid_run_a_shard_from_the_next_step_and_record_it_in_the_ledger()
+    {
+        var coordinator = StartCoordinator(workers: 2, TimeSpan.FromSeconds(30));
+        var (w1, id1) = Register(coordinator, "w1");
+        var (w2, id2) = Register(coordinator, "w2");
+        var s1 = w1.ExpectMsg<ComputeShard>();
+        var s2 = w2.ExpectMsg<ComputeShard>();
+        var (late, lateId) = Register(coordinator, "late");
+        late.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // step 0 is already cut in two
+        w1.Reply(Answer(s1, id1));
+        w2.Reply(Answer(s2, id2));
+        Assert.Equal(0, applied.ExpectMsg<StepApplied>().GlobalStep);
+
+        var next = new[] { (w1, id1), (w2, id2), (late, lateId) }.Select(w => (w.Item1, w.Item2, Shard: w.Item1.ExpectMsg<ComputeShard>())).ToList();
+        Assert.All(next, n => Assert.Equal(1, n.Shard.Step));
+        Assert.Equal(64, next.Sum(n => n.Shard.SampleIndices.Length));
+        foreach (var (probe, id, shard) in next) probe.Reply(Answer(shard, id));
+        Assert.Equal(1, applied.ExpectMsg<StepApplied>().GlobalStep);
+
+        var ledger = StepLedger.Read(new RunDirectory(runDir).Ledger);
+        Assert.Equal(new long[] { 0, 1 }, ledger.Select(e => e.GlobalStep));
+        Assert.Equal(new[] { "late", "w1", "w2" }, ledger[1].Workers.Order());
+        Assert.All(ledger, e => Assert.Equal(64, e.Samples));
+    }
+
     public new void Dispose()
     {
         base.Dispose();

@@ -11,11 +11,7 @@ public static class CliProcess
 
     public static Result Run(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Cli);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        start.Environment["VAE_MNIST_DIR"] = TestData.MnistDir;
-        using var process = Process.Start(start)!;
+        using var process = Start(workingDirectory, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
@@ -24,6 +20,16 @@ public static class CliProcess
             throw new TimeoutException($"vae {string.Join(' ', args)} did not finish in 5 minutes");
         }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts the CLI without waiting; the caller reads its redirected output and disposes it.</summary>
+    public static Process Start(string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Cli);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.Environment["VAE_MNIST_DIR"] = TestData.MnistDir;
+        return Process.Start(start)!;
     }
 }
 

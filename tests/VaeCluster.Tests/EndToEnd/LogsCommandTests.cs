@@ -26,10 +26,10 @@ public sealed class LogsCommandTests : IDisposable
         var lines = result.StdOut.TrimEnd().Split('\n');
         Assert.Equal(5, lines.Length);
         Assert.Matches(@"^\d\d:\d\d:\d\d\.000 INF \[coordinator alpha/100\] Training 2 epochs$", lines[0]);
-        Assert.EndsWith("INF [worker beta/201] Joined", lines[1]);
-        Assert.EndsWith("INF [worker beta/202] Joined", lines[2]);
+        Assert.EndsWith("INF [worker-1 beta/201] Joined", lines[1]);
+        Assert.EndsWith("INF [worker-2 beta/202] Joined", lines[2]);
         Assert.EndsWith("WRN [coordinator alpha/100] Worker worker-2 left", lines[3]);
-        Assert.EndsWith("DBG [worker beta/201] Shard 7 done", lines[4]);
+        Assert.EndsWith("DBG [worker-1 beta/201] Shard 7 done", lines[4]);
         Assert.Equal("", result.StdErr); // the half-written line is skipped without a word
     }
 

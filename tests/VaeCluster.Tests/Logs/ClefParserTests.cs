@@ -51,6 +51,6 @@ public sealed class ClefParserTests
     {
         var e = ClefParser.TryParse(FromWorker(1, 1.25, "Shard {Shard} computed", new { Shard = 3 }, level: "Warning"))!;
 
-        Assert.Equal($"{Start.AddSeconds(1.25).ToLocalTime():HH:mm:ss}.250 WRN [worker beta/201] Shard 3 computed", LogLine.Format(e, colour: false));
+        Assert.Equal($"{Start.AddSeconds(1.25).ToLocalTime():HH:mm:ss}.250 WRN [worker-1 beta/201] Shard 3 computed", LogLine.Format(e, colour: false));
     }
 }

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Hosting;
 
-namespace VaeCluster.Coordinator.Hosting;
+namespace VaeCluster.Hosting;
 
 /// <summary>A host lifetime that leaves signals alone: the training run decides when the host stops.</summary>
 public sealed class RunOwnedLifetime : IHostLifetime

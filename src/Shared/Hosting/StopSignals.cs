@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace VaeCluster.Coordinator.Hosting;
+namespace VaeCluster.Hosting;
 
 /// <summary>
 /// Ctrl-C and SIGTERM stop a training run: the token is cancelled and the process is not killed outright, so the
@@ -23,6 +23,9 @@ public sealed class StopSignals : IDisposable
     }
 
     public CancellationToken Token => stop.Token;
+
+    /// <summary>Stops as a signal would, for other reasons to stop (a parent process gone).</summary>
+    public void Cancel() => stop.Cancel();
 
     private void Handle(PosixSignalContext context)
     {

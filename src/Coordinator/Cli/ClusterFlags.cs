@@ -1,0 +1,70 @@
+using System.CommandLine;
+using Microsoft.Extensions.Configuration;
+using VaeCluster.Cluster;
+
+namespace VaeCluster.Coordinator.Cli;
+
+/// <summary>
+/// The flags that place a node in a cluster, and how they combine with the other sources: appsettings.json in
+/// the working directory (section "Cluster"), then VAE_CLUSTER__* environment variables, then flags (the usual
+/// .NET configuration order: later sources win).
+/// </summary>
+public static class ClusterFlags
+{
+    public static readonly Option<string?> Host = new("--host") { Description = "Address to bind (default 127.0.0.1: loopback only; 0.0.0.0 opens the node to the network)." };
+    public static readonly Option<string?> PublicHost = new("--public-host") { Description = "Name or address other nodes reach this one by (default: --host)." };
+    public static readonly Option<int?> Port = NumberOption.Whole("--port", "Akka.Remote port (0: any free port).", 0);
+    public static readonly Option<int?> DataPort = NumberOption.Whole("--data-port", "Data-plane port for parameters and gradients (0: any free port).", 0);
+    public static readonly Option<string[]> Seeds = new("--seed") { Description = "The coordinator's HOST:PORT to join through (repeatable)." };
+
+    /// <summary>Settings from file, environment and flags over the given defaults; rejects what cannot work.</summary>
+    public static ClusterSettings Resolve(ParseResult result, ClusterSettings defaults)
+    {
+        var config = Sources(result);
+        var section = config.GetSection(ClusterDefaults.Section);
+        var seeds = section.GetSection("Seeds").GetChildren().Select(c => c.Value).OfType<string>().ToList();
+        var settings = defaults with
+        {
+            Host = section["Host"] ?? defaults.Host,
+            PublicHost = section["PublicHost"] ?? defaults.PublicHost,
+            Port = Int(section, "Port") ?? defaults.Port,
+            DataPort = Int(section, "DataPort") ?? defaults.DataPort,
+            Seeds = seeds.Count > 0 ? seeds : defaults.Seeds,
+        };
+        if (settings.Validate() is string problem) throw new UserError(problem);
+        return settings;
+    }
+
+    /// <summary>The number of workers to wait for, when set in appsettings.json or the environment.</summary>
+    public static int? Workers(ParseResult result) => Int(Sources(result).GetSection(ClusterDefaults.Section), "Workers");
+
+    private static IConfiguration Sources(ParseResult result)
+    {
+        var flags = new Dictionary<string, string?>();
+        void Flag(string key, object? value) { if (value is not null) flags[$"{ClusterDefaults.Section}:{key}"] = value.ToString(); }
+        Flag("Host", Value(result, Host));
+        Flag("PublicHost", Value(result, PublicHost));
+        Flag("Port", Value(result, Port));
+        Flag("DataPort", Value(result, DataPort));
+        var seeds = Value(result, Seeds) ?? [];
+        for (int i = 0; i < seeds.Length; i++) Flag($"Seeds:{i}", seeds[i]);
+        return new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true)
+            .AddEnvironmentVariables(ClusterDefaults.EnvironmentPrefix)
+            .AddInMemoryCollection(flags)
+            .Build();
+    }
+
+    /// <summary>A flag's value, or null when the command does not have that flag.</summary>
+    private static T? Value<T>(ParseResult result, Option<T> option) =>
+        result.CommandResult.Command.Options.Contains(option) ? result.GetValue(option) : default;
+
+    private static int? Int(IConfiguration section, string key)
+    {
+        var text = section[key];
+        if (text is null) return null;
+        return int.TryParse(text, out int value)
+            ? value
+            : throw new UserError($"{ClusterDefaults.Section}:{key} = '{text}' (from appsettings.json or {ClusterDefaults.EnvironmentPrefix}{ClusterDefaults.Section.ToUpperInvariant()}__{key.ToUpperInvariant()}) is not a whole number");
+    }
+}

@@ -1,0 +1,65 @@
+using System.CommandLine;
+using Serilog.Events;
+using VaeCluster.Cluster;
+using VaeCluster.Data;
+using VaeCluster.Hosting;
+using VaeCluster.Logging;
+using VaeCluster.Worker.Cluster;
+
+namespace VaeCluster.Coordinator.Cli;
+
+/// <summary>./vae worker: a worker node that joins a coordinator's cluster and computes shard gradients for it.</summary>
+public static class WorkerCommand
+{
+    private static readonly Option<string?> Name = new("--name") { Description = "This worker's id in logs (default worker-<machine>-<pid>)." };
+    private static readonly Option<string?> Data = new("--data") { Description = "Folder with the MNIST IDX files; the same files as the coordinator's (default data/mnist)." };
+    private static readonly Option<string> LogDir = new("--log-dir") { Description = "Folder for this node's compact JSON log, <name>.clef (default logs).", DefaultValueFactory = _ => "logs" };
+    private static readonly Option<LogEventLevel> ConsoleLevel = new("--console-level") { Description = "Least severe level shown on the console.", DefaultValueFactory = _ => LogEventLevel.Information };
+    // Set by ./vae train --cluster: the parent holds our stdin, so its end means the parent is gone.
+    private static readonly Option<bool> ExitWithParent = new("--exit-with-parent") { Hidden = true };
+
+    public static Command Create()
+    {
+        var command = new Command("worker", "Run a worker node: join the cluster through --seed and compute gradients for its coordinator until training ends.")
+        {
+            ClusterFlags.Seeds, ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, Name, Data, LogDir, ConsoleLevel, ExitWithParent,
+        };
+        command.SetAction((result, cancel) => UserError.Report(async () =>
+        {
+            var settings = ClusterFlags.Resolve(result, new ClusterSettings { Port = 0 });
+            if (settings.Seeds.Count == 0)
+                throw new UserError($"--seed HOST:PORT is required: the coordinator's address, e.g. --seed 127.0.0.1:{ClusterDefaults.CoordinatorPort}");
+            string id = result.GetValue(Name) ?? $"worker-{Environment.MachineName}-{Environment.ProcessId}";
+            string dataDir = result.GetValue(Data) ?? Environment.GetEnvironmentVariable("VAE_MNIST_DIR") ?? "data/mnist";
+            using var data = MnistDataset.Load(dataDir);
+
+            var logDir = result.GetValue(LogDir)!;
+            Directory.CreateDirectory(logDir);
+            using var root = LoggingSetup.Create("worker", Path.Combine(logDir, $"{id}.clef"), result.GetValue(ConsoleLevel));
+            var log = root.ForContext("Worker", id);
+            using var stop = new StopSignals(cancel);
+            if (result.GetValue(ExitWithParent)) StopWhenStdinCloses(stop);
+            try
+            {
+                int exit = await WorkerNodeHost.RunAsync(id, settings, data.Train.Images, log, stop.Token);
+                log.Information("Worker {Worker} peak memory {PeakMemoryMb} MB", id, ProcessMemory.PeakMegabytes());
+                return exit;
+            }
+            catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
+            {
+                log.Information("Worker {Worker} stopped", id);
+                return 130;
+            }
+        }));
+        return command;
+    }
+
+    private static void StopWhenStdinCloses(StopSignals stop) => _ = Task.Run(() =>
+    {
+        using var stdin = Console.OpenStandardInput();
+        var buffer = new byte[64];
+        try { while (stdin.Read(buffer) > 0) { } }
+        catch (IOException) { }
+        stop.Cancel();
+    });
+}

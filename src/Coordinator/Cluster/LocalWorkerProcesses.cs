@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using Serilog;
+
+namespace VaeCluster.Coordinator.Cluster;
+
+/// <summary>
+/// The worker processes of `./vae train --cluster`: this same CLI started as `vae worker` on loopback. Each one
+/// watches its stdin, which this process holds open, so a worker exits by itself when this process dies in any
+/// way, even killed; and on the way out this process waits for them and kills any that linger: no orphans.
+/// </summary>
+public sealed class LocalWorkerProcesses : IDisposable
+{
+    private readonly List<(string Id, Process Process)> workers = new();
+    private readonly ILogger log;
+
+    private LocalWorkerProcesses(ILogger log) => this.log = log;
+
+    public static LocalWorkerProcesses Start(int count, string seed, string dataDir, string logDir, ILogger log)
+    {
+        var started = new LocalWorkerProcesses(log);
+        try
+        {
+            for (int i = 1; i <= count; i++) started.StartOne($"worker-{i}", seed, dataDir, logDir);
+        }
+        catch
+        {
+            started.Dispose();
+            throw;
+        }
+        return started;
+    }
+
+    private void StartOne(string id, string seed, string dataDir, string logDir)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
+        {
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        // Started as `dotnet vae.dll worker ...`: the same build, the same environment (tcmalloc included).
+        start.ArgumentList.Add(typeof(LocalWorkerProcesses).Assembly.Location);
+        foreach (var arg in new[]
+                 {
+                     "worker", "--seed", seed, "--name", id, "--data", dataDir, "--log-dir", logDir,
+                     "--console-level", "warning", "--exit-with-parent",
+                 })
+            start.ArgumentList.Add(arg);
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start worker process {id}");
+        workers.Add((id, process));
+        log.Debug("Started worker process {Worker} (pid {Pid})", id, process.Id);
+    }
+
+    public int Count => workers.Count;
+
+    /// <summary>Waits for the workers to exit (they do once told Bye), killing those still there at the deadline.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        using var deadline = new CancellationTokenSource(grace);
+        foreach (var (id, process) in workers)
+        {
+            try
+            {
+                await process.WaitForExitAsync(deadline.Token);
+                if (process.ExitCode != 0) log.Warning("Worker process {Worker} exited with code {ExitCode}", id, process.ExitCode);
+            }
+            catch (OperationCanceledException)
+            {
+                log.Warning("Worker process {Worker} did not exit in {Grace}; killing it", id, grace);
+                process.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var (_, process) in workers)
+        {
+            try { if (!process.HasExited) process.Kill(entireProcessTree: true); }
+            catch (InvalidOperationException) { /* already gone */ }
+            process.Dispose();
+        }
+    }
+}

@@ -1,0 +1,103 @@
+using System.Security.Cryptography;
+using Akka;
+using Akka.Actor;
+using Serilog;
+using VaeCluster.Cluster;
+using VaeCluster.DataPlane;
+
+namespace VaeCluster.Coordinator.Cluster;
+
+/// <summary>
+/// Where worker nodes knock: it answers JoinTraining with a data-plane address and a one-time token, admits the
+/// connection that presents the token, and gives each admitted worker a WorkerLink that the coordinator then
+/// sees as one more worker.
+/// </summary>
+public sealed class WorkerGateway : ReceiveActor
+{
+    public const string Name = "worker-gateway";
+    public const int ProtocolVersion = 1;
+
+    private sealed record Pending(string WorkerId, IActorRef Node);
+
+    private readonly IActorRef coordinator;
+    private readonly GatewaySettings settings;
+    private readonly ILogger log;
+    private readonly Dictionary<string, Pending> pending = new();
+    private readonly Dictionary<string, IActorRef> links = new();
+    private int linksCreated;
+
+    public WorkerGateway(IActorRef coordinator, GatewaySettings settings, ILogger log)
+    {
+        this.coordinator = coordinator;
+        this.settings = settings;
+        this.log = log;
+
+        Receive<JoinTraining>(OnJoin);
+        Receive<DataPlaneConnected>(OnConnected);
+        Receive<SayGoodbye>(bye =>
+        {
+            // Answers once every link has sent its Bye, so the node can shut down without cutting one short.
+            var said = links.Values.Select(link => link.Ask<Done>(bye, TimeSpan.FromSeconds(5)));
+            Task.WhenAll(said).ContinueWith(_ => Done.Instance).PipeTo(Sender);
+        });
+        Receive<Terminated>(gone =>
+        {
+            foreach (var id in links.Where(l => l.Value.Equals(gone.ActorRef)).Select(l => l.Key).ToList()) links.Remove(id);
+        });
+    }
+
+    public static Props Props(IActorRef coordinator, GatewaySettings settings, ILogger log) =>
+        Akka.Actor.Props.Create(() => new WorkerGateway(coordinator, settings, log));
+
+    private void OnJoin(JoinTraining join)
+    {
+        if (join.ProtocolVersion != ProtocolVersion)
+        {
+            Refuse(join, $"worker speaks protocol {join.ProtocolVersion}, the coordinator {ProtocolVersion}: run the same VaeCluster version on every node");
+            return;
+        }
+        if (join.TrainSamples < settings.TrainSamples)
+        {
+            Refuse(join, $"worker loaded {join.TrainSamples} training images, the run needs {settings.TrainSamples}: give every node the same MNIST files");
+            return;
+        }
+        string token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        pending[token] = new Pending(join.WorkerId, Sender);
+        Sender.Tell(new DataPlaneOffer(join.WorkerId, settings.DataHost, settings.DataPort, token, settings.Hidden, settings.Latent));
+        log.Debug("Offered the data plane to worker {Worker} at {Node}", join.WorkerId, Sender.Path.Address);
+    }
+
+    private void Refuse(JoinTraining join, string reason)
+    {
+        log.Warning("Refused worker {Worker}: {Reason}", join.WorkerId, reason);
+        Sender.Tell(new JoinRefused(join.WorkerId, reason));
+    }
+
+    private void OnConnected(DataPlaneConnected connected)
+    {
+        var hello = connected.Hello;
+        if (!pending.Remove(hello.Token, out var admitted) || admitted.WorkerId != hello.WorkerId)
+        {
+            log.Warning("Data plane: refused {Remote} claiming to be worker {Worker}: unknown or reused token", connected.Channel.Remote, hello.WorkerId);
+            TrySend(connected.Channel, new RefusedFrame("unknown or reused token: ask the coordinator to join first"));
+            connected.Channel.Dispose();
+            return;
+        }
+        // A worker that reconnects replaces its old link; the coordinator reassigns whatever the old one held.
+        if (links.Remove(hello.WorkerId, out var old)) Context.Stop(old);
+        var link = Context.ActorOf(WorkerLink.Props(hello.WorkerId, connected.Channel, coordinator, admitted.Node, settings.Layout, log),
+            $"link-{++linksCreated}");
+        Context.Watch(link);
+        links[hello.WorkerId] = link;
+        log.Information("Worker {Worker} connected its data plane from {Remote}", hello.WorkerId, connected.Channel.Remote);
+    }
+
+    private static void TrySend(FrameChannel channel, IWireMessage message)
+    {
+        try { channel.Send(message); } catch (Exception) { /* the peer is going away anyway */ }
+    }
+}
+
+/// <summary>What the gateway tells joining workers: where the data plane is and what model to build.</summary>
+public sealed record GatewaySettings(
+    string DataHost, int DataPort, int Hidden, int Latent, int TrainSamples, IReadOnlyList<TensorLayout> Layout);

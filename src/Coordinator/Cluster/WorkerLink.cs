@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using Akka;
+using Akka.Actor;
+using Serilog;
+using VaeCluster.DataPlane;
+using VaeCluster.Hosting;
+using VaeCluster.Protocol;
+using static TorchSharp.torch;
+
+namespace VaeCluster.Coordinator.Cluster;
+
+/// <summary>
+/// Stands in for one remote worker inside the coordinator's process. To the coordinator it is a worker like any
+/// other (it registers, takes ComputeShard, answers ShardGradient); underneath, it ships the parameters and the
+/// shard over the worker's data-plane connection and turns the Gradient frame that comes back into a
+/// ShardGradient. It stops, and so leaves the coordinator's worker list, when the connection breaks or the
+/// worker's node leaves the cluster.
+/// </summary>
+public sealed class WorkerLink : ReceiveActor
+{
+    private sealed record ConnectionLost(string Reason);
+    private sealed record InFlight(ComputeShard Shard, long StartedTicks);
+
+    private readonly string workerId;
+    private readonly FrameChannel channel;
+    private readonly IActorRef coordinator;
+    private readonly IActorRef workerNode;
+    private readonly IReadOnlyList<TensorLayout> layout;
+    private readonly ILogger log;
+    private readonly TransferStats stats = new();
+    private IReadOnlyList<Tensor> parameters = [];
+    private volatile InFlight? inFlight;
+
+    public WorkerLink(string workerId, FrameChannel channel, IActorRef coordinator, IActorRef workerNode,
+        IReadOnlyList<TensorLayout> layout, ILogger log)
+    {
+        this.workerId = workerId;
+        this.channel = channel;
+        this.coordinator = coordinator;
+        this.workerNode = workerNode;
+        this.layout = layout;
+        this.log = log.ForContext("Worker", workerId);
+
+        Receive<WorkerAccepted>(accepted =>
+        {
+            parameters = accepted.Parameters.Tensors.Select(p => p.Tensor).ToList();
+            Become(Ready);
+        });
+        CommonHandlers();
+    }
+
+    public static Props Props(string workerId, FrameChannel channel, IActorRef coordinator, IActorRef workerNode,
+        IReadOnlyList<TensorLayout> layout, ILogger log) =>
+        Akka.Actor.Props.Create(() => new WorkerLink(workerId, channel, coordinator, workerNode, layout, log))
+            .WithDispatcher(AkkaHost.PinnedDispatcher);
+
+    private void Ready()
+    {
+        Receive<ComputeShard>(shard =>
+        {
+            inFlight = new InFlight(shard, Stopwatch.GetTimestamp());
+            // The coordinator does not touch the parameters while a step is in flight, so they can be sent
+            // straight from its tensors' memory.
+            channel.Send(new ShardFrame(shard.Step, shard.ShardIndex, shard.Noise.Length / shard.SampleIndices.Length,
+                shard.SampleIndices, shard.Noise), parameters);
+        });
+        CommonHandlers();
+    }
+
+    private void CommonHandlers()
+    {
+        Receive<SayGoodbye>(bye =>
+        {
+            try { channel.Send(new ByeFrame(bye.Reason)); }
+            catch (Exception error) { log.Debug("Could not say Bye to worker {Worker}: {Error}", workerId, error.Message); }
+            Sender.Tell(Done.Instance);
+            Context.Stop(Self);
+        });
+        Receive<ConnectionLost>(lost =>
+        {
+            log.Warning("Data plane to worker {Worker} lost: {Reason}", workerId, lost.Reason);
+            Context.Stop(Self);
+        });
+        Receive<Terminated>(_ =>
+        {
+            log.Warning("Worker {Worker}'s node left the cluster", workerId);
+            Context.Stop(Self);
+        });
+    }
+
+    protected override void PreStart()
+    {
+        Context.Watch(workerNode);
+        channel.Send(new WelcomeFrame(layout));
+        var self = Self;
+        new Thread(() => ReadLoop(self)) { IsBackground = true, Name = $"data-plane-{workerId}" }.Start();
+        coordinator.Tell(new RegisterWorker(workerId));
+    }
+
+    /// <summary>Receives Gradient frames until the connection ends; runs on its own thread.</summary>
+    private void ReadLoop(IActorRef self)
+    {
+        try
+        {
+            while (true)
+            {
+                var frame = channel.Receive();
+                if (frame.Message is not GradientFrame result)
+                    throw new WireError($"a worker may only send Gradient frames here, got {frame.Message.Kind}");
+                var expected = inFlight ?? throw new WireError("a Gradient frame arrived with no shard outstanding");
+                Validate(result, expected.Shard);
+                var gradient = Receive(frame);
+                inFlight = null;
+                stats.Record(Stopwatch.GetTimestamp() - expected.StartedTicks, result.ComputeMicros, 2 * frame.PayloadBytes);
+                coordinator.Tell(new ShardGradient(result.Step, result.ShardIndex, workerId, gradient,
+                    result.LossSum, result.ReconstructionSum, result.KlSum, result.SampleCount), self);
+            }
+        }
+        catch (Exception error)
+        {
+            self.Tell(new ConnectionLost(error is EndOfStreamException or WireError ? error.Message : $"{error.GetType().Name}: {error.Message}"));
+        }
+    }
+
+    /// <summary>The header must answer the shard that was sent: same step, shard and sample count.</summary>
+    private static void Validate(GradientFrame result, ComputeShard sent)
+    {
+        if (result.Step != sent.Step || result.ShardIndex != sent.ShardIndex)
+            throw new WireError($"gradient for step {result.Step} shard {result.ShardIndex}, but step {sent.Step} shard {sent.ShardIndex} was sent");
+        if (result.SampleCount != sent.SampleIndices.Length)
+            throw new WireError($"gradient over {result.SampleCount} samples, but the shard had {sent.SampleIndices.Length}");
+    }
+
+    /// <summary>Reads the payload straight into fresh gradient tensors, which the ShardGradient then owns.</summary>
+    private GradientSum Receive(ReceivedFrame frame)
+    {
+        var tensors = layout.Select(t => empty(t.Shape, ScalarType.Float32)).ToList();
+        try
+        {
+            channel.ReceivePayload(frame, tensors);
+            return new GradientSum(tensors);
+        }
+        catch
+        {
+            foreach (var t in tensors) t.Dispose();
+            throw;
+        }
+    }
+
+    protected override void PostStop()
+    {
+        var s = stats.Snapshot();
+        if (s.Shards > 0)
+            log.Information("Data plane to worker {Worker}: {Shards} shards, round trip {RoundTripMs:F2} ms of which compute {ComputeMs:F2} ms and transfer {TransferMs:F2} ms, {Megabytes:F0} MB moved",
+                workerId, s.Shards, s.RoundTripMs, s.ComputeMs, s.TransferMs, s.Megabytes);
+        channel.Dispose();
+    }
+}

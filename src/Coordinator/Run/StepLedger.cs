@@ -1,0 +1,44 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace VaeCluster.Coordinator.Run;
+
+/// <summary>One line of RUN_DIR/ledger.jsonl: an applied step, who computed it, and which shards were reassigned.</summary>
+public sealed record LedgerEntry(
+    [property: JsonPropertyName("step")] long GlobalStep,
+    [property: JsonPropertyName("epoch")] int Epoch,
+    [property: JsonPropertyName("step_in_epoch")] int StepInEpoch,
+    [property: JsonPropertyName("samples")] int Samples,
+    [property: JsonPropertyName("workers")] IReadOnlyList<string> Workers,
+    [property: JsonPropertyName("reassigned")] IReadOnlyList<int> ReassignedShards);
+
+/// <summary>
+/// The record of every update the coordinator applied, one JSON line per step, written as it is applied, so that
+/// "each minibatch applied exactly once" can be checked after the fact. A resumed run first drops the entries
+/// past its checkpoint, which it is about to redo.
+/// </summary>
+public sealed class StepLedger(string path) : IDisposable
+{
+    private StreamWriter? writer;
+
+    public void Append(LedgerEntry entry)
+    {
+        writer ??= new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
+        writer.WriteLine(JsonSerializer.Serialize(entry));
+    }
+
+    public static IReadOnlyList<LedgerEntry> Read(string path) => !File.Exists(path)
+        ? []
+        : File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<LedgerEntry>(l)!).ToList();
+
+    /// <summary>Keeps only the steps before <paramref name="globalStep"/>.</summary>
+    public static void TruncateFrom(string path, long globalStep)
+    {
+        if (!File.Exists(path)) return;
+        var kept = File.ReadLines(path).Where(l => l.Length > 0)
+            .Where(l => JsonSerializer.Deserialize<LedgerEntry>(l)!.GlobalStep < globalStep).ToList();
+        AtomicFile.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
+    }
+
+    public void Dispose() => writer?.Dispose();
+}

@@ -1,0 +1,39 @@
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Hosting.SBR;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+
+namespace VaeCluster.Cluster;
+
+/// <summary>Remoting and clustering, set up the same way for both roles.</summary>
+public static class ClusterAkka
+{
+    /// <summary>
+    /// Downing: a node that stays unreachable for this long is removed, so a dead worker leaves in seconds
+    /// (its shard has long been given to another by then; the data plane notices a dead process at once).
+    /// </summary>
+    public static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(5);
+
+    public static AkkaConfigurationBuilder WithVaeCluster(
+        this AkkaConfigurationBuilder akka, ClusterSettings settings, string role, IEnumerable<string> seeds) => akka
+        .WithRemoting(new RemoteOptions
+        {
+            HostName = settings.Host,
+            Port = settings.Port,
+            PublicHostName = settings.AdvertisedHost,
+        })
+        .WithClustering(new ClusterOptions
+        {
+            Roles = [role],
+            SeedNodes = seeds.Select(ClusterSettings.SeedAddress).ToArray(),
+            // keep-oldest: the coordinator starts first, so it is the oldest member and always survives a
+            // partition; workers cut off from it down themselves and rejoin when it is reachable again.
+            SplitBrainResolver = new KeepOldestOption { DownIfAlone = false },
+        })
+        .AddHocon($$"""
+            akka.cluster.split-brain-resolver.stable-after = {{StableAfter.TotalSeconds}}s
+            # Nodes come and go as a matter of course (workers exit after Bye): the membership log lines say so
+            # without Akka.Remote's association warnings and stack traces.
+            akka.remote.log-remote-lifecycle-events = off
+            """, HoconAddMode.Prepend);
+}

@@ -1,0 +1,47 @@
+namespace VaeCluster.Cluster;
+
+/// <summary>
+/// Where a node listens and whom it joins. Comes from appsettings.json (section "Cluster"), VAE_CLUSTER__*
+/// environment variables and flags, in that order of precedence (flags win).
+/// </summary>
+public sealed record ClusterSettings
+{
+    /// <summary>Address to bind. Loopback by default: opening to a network is an explicit choice.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>The name other nodes reach this one by; defaults to <see cref="Host"/>.</summary>
+    public string? PublicHost { get; init; }
+
+    /// <summary>Akka.Remote port; 0 picks a free one.</summary>
+    public int Port { get; init; }
+
+    /// <summary>The coordinator's data-plane port; 0 picks a free one.</summary>
+    public int DataPort { get; init; }
+
+    /// <summary>Seed nodes as HOST:PORT. A coordinator seeds itself.</summary>
+    public IReadOnlyList<string> Seeds { get; init; } = [];
+
+    public string AdvertisedHost => string.IsNullOrWhiteSpace(PublicHost) ? Host : PublicHost;
+
+    /// <summary>The Akka address of a seed given as HOST:PORT.</summary>
+    public static string SeedAddress(string hostPort) => $"akka.tcp://{ClusterDefaults.SystemName}@{hostPort}";
+
+    /// <summary>Returns the first problem with these settings, phrased for a user, or null.</summary>
+    public string? Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Host)) return "--host must name an address to bind, such as 127.0.0.1 or 0.0.0.0";
+        if (Port is < 0 or > 65535) return $"--port {Port} is not a TCP port (0-65535)";
+        if (DataPort is < 0 or > 65535) return $"--data-port {DataPort} is not a TCP port (0-65535)";
+        if (AdvertisedHost is "0.0.0.0" or "::")
+            return "--host binds every interface; give --public-host NAME, the address other nodes reach this one by";
+        foreach (var seed in Seeds)
+            if (!IsHostPort(seed)) return $"--seed {seed}: expected HOST:PORT, such as 10.0.0.5:{ClusterDefaults.CoordinatorPort}";
+        return null;
+    }
+
+    private static bool IsHostPort(string value)
+    {
+        int colon = value.LastIndexOf(':');
+        return colon > 0 && int.TryParse(value[(colon + 1)..], out int port) && port is > 0 and <= 65535;
+    }
+}

@@ -1,0 +1,20 @@
+namespace VaeCluster.Cluster;
+
+/// <summary>
+/// Control messages between a worker node and the coordinator node, carried by Akka.Remote. They are small;
+/// parameters and gradients never travel this way (see DataPlane and docs/WIRE_FORMAT.md).
+/// </summary>
+public interface IJoinMessage;
+
+/// <summary>A worker node asks to take part in training; sent to the coordinator's gateway.</summary>
+/// <param name="TrainSamples">How many training images the worker loaded: it must hold every index it may be sent.</param>
+public sealed record JoinTraining(string WorkerId, int ProtocolVersion, int TrainSamples) : IJoinMessage;
+
+/// <summary>
+/// The coordinator's answer: connect to its data plane at Host:Port and present Token, which admits exactly one
+/// connection for this worker. The model's shape tells the worker which replica to build.
+/// </summary>
+public sealed record DataPlaneOffer(string WorkerId, string Host, int Port, string Token, int Hidden, int Latent) : IJoinMessage;
+
+/// <summary>The coordinator will not take this worker; Reason says why, for the worker's log.</summary>
+public sealed record JoinRefused(string WorkerId, string Reason) : IJoinMessage;

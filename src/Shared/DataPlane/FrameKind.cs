@@ -1,0 +1,18 @@
+namespace VaeCluster.DataPlane;
+
+/// <summary>What a data-plane frame carries. The numbers are on the wire: never renumber.</summary>
+public enum FrameKind : byte
+{
+    /// <summary>Worker to coordinator, first frame: who it is and the token from its DataPlaneOffer.</summary>
+    Hello = 1,
+    /// <summary>Coordinator to worker: admitted; the parameter layout every later payload follows.</summary>
+    Welcome = 2,
+    /// <summary>Coordinator to worker: not admitted, with the reason; the connection closes.</summary>
+    Refused = 3,
+    /// <summary>Coordinator to worker: a shard to compute, with the current parameters as payload.</summary>
+    Shard = 4,
+    /// <summary>Worker to coordinator: a shard's loss sums, with the gradient as payload.</summary>
+    Gradient = 5,
+    /// <summary>Coordinator to worker: training is over; the worker may exit.</summary>
+    Bye = 6,
+}

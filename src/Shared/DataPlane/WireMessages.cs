@@ -1,0 +1,137 @@
+using System.Text;
+
+namespace VaeCluster.DataPlane;
+
+/// <summary>
+/// The headers of the data-plane frames (docs/WIRE_FORMAT.md). Each encodes to, and decodes from, the header
+/// section of one frame, little-endian; decoding validates counts and refuses trailing bytes.
+/// </summary>
+public interface IWireMessage
+{
+    FrameKind Kind { get; }
+    void Write(BinaryWriter writer);
+}
+
+public sealed record HelloFrame(string WorkerId, string Token) : IWireMessage
+{
+    public FrameKind Kind => FrameKind.Hello;
+    public void Write(BinaryWriter w) { w.Write(WorkerId); w.Write(Token); }
+    public static HelloFrame Read(BinaryReader r) => new(WireText.Read(r), WireText.Read(r));
+}
+
+public sealed record WelcomeFrame(IReadOnlyList<TensorLayout> Layout) : IWireMessage
+{
+    public const int MaxTensors = 1024;
+    public FrameKind Kind => FrameKind.Welcome;
+
+    public void Write(BinaryWriter w)
+    {
+        w.Write(Layout.Count);
+        foreach (var t in Layout)
+        {
+            w.Write(t.Name);
+            w.Write((byte)t.Shape.Length);
+            foreach (long d in t.Shape) w.Write(d);
+        }
+    }
+
+    public static WelcomeFrame Read(BinaryReader r)
+    {
+        int count = WireCount.Read(r, MaxTensors, "tensor count");
+        var layout = new List<TensorLayout>(count);
+        for (int i = 0; i < count; i++)
+        {
+            string name = WireText.Read(r);
+            var shape = new long[r.ReadByte()];
+            for (int d = 0; d < shape.Length; d++)
+                if ((shape[d] = r.ReadInt64()) is < 1 or > int.MaxValue) throw new WireError($"tensor {name} has dimension {shape[d]}");
+            layout.Add(new TensorLayout(name, shape));
+        }
+        return new WelcomeFrame(layout);
+    }
+}
+
+public sealed record RefusedFrame(string Reason) : IWireMessage
+{
+    public FrameKind Kind => FrameKind.Refused;
+    public void Write(BinaryWriter w) => w.Write(Reason);
+    public static RefusedFrame Read(BinaryReader r) => new(WireText.Read(r));
+}
+
+public sealed record ByeFrame(string Reason) : IWireMessage
+{
+    public FrameKind Kind => FrameKind.Bye;
+    public void Write(BinaryWriter w) => w.Write(Reason);
+    public static ByeFrame Read(BinaryReader r) => new(WireText.Read(r));
+}
+
+/// <summary>A shard to compute: the samples' indices into the training set and their slice of the step's noise.</summary>
+public sealed record ShardFrame(long Step, int ShardIndex, int Latent, int[] SampleIndices, float[] Noise) : IWireMessage
+{
+    public const int MaxSamples = 1 << 20;
+    public FrameKind Kind => FrameKind.Shard;
+
+    public void Write(BinaryWriter w)
+    {
+        w.Write(Step);
+        w.Write(ShardIndex);
+        w.Write(Latent);
+        w.Write(SampleIndices.Length);
+        foreach (int i in SampleIndices) w.Write(i);
+        foreach (float f in Noise) w.Write(f);
+    }
+
+    public static ShardFrame Read(BinaryReader r)
+    {
+        long step = r.ReadInt64();
+        int shard = r.ReadInt32();
+        int latent = WireCount.Read(r, 1 << 16, "latent size");
+        int n = WireCount.Read(r, MaxSamples, "sample count");
+        if (n == 0 || latent == 0) throw new WireError("a shard needs at least one sample and one latent dimension");
+        var indices = new int[n];
+        for (int i = 0; i < n; i++) indices[i] = r.ReadInt32();
+        var noise = new float[checked(n * latent)];
+        for (int i = 0; i < noise.Length; i++) noise[i] = r.ReadSingle();
+        return new ShardFrame(step, shard, latent, indices, noise);
+    }
+}
+
+/// <summary>
+/// A shard's result: its loss sums (the gradient of LossSum travels as the payload), and how long the worker
+/// computed, so the coordinator can tell transport time from compute time.
+/// </summary>
+public sealed record GradientFrame(
+    long Step, int ShardIndex, int SampleCount, double LossSum, double ReconstructionSum, double KlSum, long ComputeMicros) : IWireMessage
+{
+    public FrameKind Kind => FrameKind.Gradient;
+
+    public void Write(BinaryWriter w)
+    {
+        w.Write(Step); w.Write(ShardIndex); w.Write(SampleCount);
+        w.Write(LossSum); w.Write(ReconstructionSum); w.Write(KlSum); w.Write(ComputeMicros);
+    }
+
+    public static GradientFrame Read(BinaryReader r) =>
+        new(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64());
+}
+
+/// <summary>Strings on the wire: BinaryWriter's length-prefixed UTF-8, at most 4 KiB.</summary>
+internal static class WireText
+{
+    public static string Read(BinaryReader r)
+    {
+        string s = r.ReadString();
+        if (Encoding.UTF8.GetByteCount(s) > 4096) throw new WireError("a text field is longer than 4 KiB");
+        return s;
+    }
+}
+
+internal static class WireCount
+{
+    public static int Read(BinaryReader r, int max, string what)
+    {
+        int n = r.ReadInt32();
+        if (n < 0 || n > max) throw new WireError($"{what} {n} is out of range (0-{max})");
+        return n;
+    }
+}

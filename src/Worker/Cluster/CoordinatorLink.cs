@@ -1,0 +1,217 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Cluster;
+using Serilog;
+using VaeCluster.Cluster;
+using VaeCluster.DataPlane;
+using VaeCluster.Model;
+using VaeCluster.Protocol;
+using static TorchSharp.torch;
+
+namespace VaeCluster.Worker.Cluster;
+
+/// <summary>
+/// Stands in for the coordinator inside a worker node: it finds the coordinator through cluster membership,
+/// joins, connects the data plane, and then feeds the node's WorkerActor the shards that arrive, writing each
+/// answer back as a Gradient frame. The WorkerActor is the same one single-process mode runs; its replica
+/// computes with this link's parameter buffer, which every Shard frame's payload overwrites in place.
+/// </summary>
+public sealed class CoordinatorLink : ReceiveActor, IWithTimers
+{
+    private static readonly TimeSpan RetryEvery = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan HandshakeDeadline = TimeSpan.FromSeconds(5);
+
+    private sealed record ShardArrived(ComputeShard Shard);
+    private sealed record ByeArrived(string Reason);
+    private sealed record ConnectionLost(string Reason);
+    private sealed class TryJoin { public static readonly TryJoin Instance = new(); }
+
+    private readonly string workerId;
+    private readonly Tensor trainImages;
+    private readonly TaskCompletionSource<WorkerSessionEnd> ended;
+    private readonly ILogger log;
+    private Address? coordinatorNode;
+    private FrameChannel? channel;
+    private Vae? parameterBuffer;
+    private IActorRef? worker;
+    private long computeStarted;
+    private int attempts;
+    private int latent;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public CoordinatorLink(string workerId, Tensor trainImages, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log)
+    {
+        this.workerId = workerId;
+        this.trainImages = trainImages;
+        this.ended = ended;
+        this.log = log;
+        Joining();
+    }
+
+    public static Props Props(string workerId, Tensor trainImages, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log) =>
+        Akka.Actor.Props.Create(() => new CoordinatorLink(workerId, trainImages, ended, log));
+
+    protected override void PreStart()
+    {
+        Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved));
+        Timers.StartPeriodicTimer(nameof(TryJoin), TryJoin.Instance, RetryEvery);
+    }
+
+    private void Joining()
+    {
+        Receive<ClusterEvent.MemberUp>(up =>
+        {
+            if (!up.Member.HasRole(ClusterDefaults.CoordinatorRole)) return;
+            coordinatorNode = up.Member.Address;
+            AskToJoin();
+        });
+        Receive<TryJoin>(_ =>
+        {
+            if (coordinatorNode is not null) AskToJoin();
+            else if (++attempts % 3 == 0) log.Warning("Waiting for the coordinator to appear in the cluster");
+        });
+        Receive<DataPlaneOffer>(offer => Connect(offer));
+        Receive<JoinRefused>(refused => End(WorkerSessionOutcome.Refused, refused.Reason));
+        Receive<ClusterEvent.MemberRemoved>(_ => { });
+        Receive<ShardGradient>(stale => stale.Gradient.Dispose());
+    }
+
+    private void Connected()
+    {
+        Receive<RegisterWorker>(_ =>
+        {
+            Sender.Tell(new WorkerAccepted(workerId, new SharedParameters(parameterBuffer!.NamedParameters())));
+            // Shards are read only now: the WorkerActor must have its parameters before its first shard.
+            StartReading();
+        });
+        Receive<ShardArrived>(arrived =>
+        {
+            computeStarted = Stopwatch.GetTimestamp();
+            worker!.Tell(arrived.Shard);
+        });
+        Receive<ShardGradient>(result =>
+        {
+            using var gradient = result.Gradient;
+            long computeMicros = (Stopwatch.GetTimestamp() - computeStarted) * 1_000_000 / Stopwatch.Frequency;
+            try
+            {
+                channel!.Send(new GradientFrame(result.Step, result.ShardIndex, result.SampleCount, result.LossSum,
+                    result.ReconstructionSum, result.KlSum, computeMicros), gradient.Tensors);
+            }
+            catch (Exception error)
+            {
+                End(WorkerSessionOutcome.Lost, $"sending a gradient failed: {error.Message}");
+            }
+        });
+        Receive<ByeArrived>(bye => End(WorkerSessionOutcome.Finished, bye.Reason));
+        Receive<ConnectionLost>(lost => End(WorkerSessionOutcome.Lost, lost.Reason));
+        Receive<ClusterEvent.MemberRemoved>(removed =>
+        {
+            if (removed.Member.Address.Equals(coordinatorNode)) End(WorkerSessionOutcome.Lost, "the coordinator left the cluster");
+        });
+        Receive<DataPlaneOffer>(_ => { }); // answers to earlier retries
+        Receive<TryJoin>(_ => { });
+        Receive<ClusterEvent.MemberUp>(_ => { });
+    }
+
+    private void AskToJoin()
+    {
+        var gateway = Context.ActorSelection(new RootActorPath(coordinatorNode!) / "user" / "worker-gateway");
+        gateway.Tell(new JoinTraining(workerId, ProtocolVersion: 1, TrainSamples: (int)trainImages.shape[0]));
+    }
+
+    private void Connect(DataPlaneOffer offer)
+    {
+        try
+        {
+            var shape = new ModelShape(offer.Hidden, offer.Latent);
+            parameterBuffer = new Vae(shape);
+            var layout = TensorLayout.Of(parameterBuffer.NamedParameters());
+            channel = FrameChannel.Connect(offer.Host, offer.Port, HandshakeDeadline);
+            channel.Send(new HelloFrame(workerId, offer.Token));
+            channel.SetReceiveTimeout(HandshakeDeadline);
+            var answer = channel.Receive();
+            if (answer.Message is RefusedFrame refused)
+            {
+                End(WorkerSessionOutcome.Refused, $"the coordinator refused the data plane: {refused.Reason}");
+                return;
+            }
+            if (answer.Message is not WelcomeFrame welcome) throw new WireError($"expected Welcome, got {answer.Message.Kind}");
+            if (!TensorLayout.SameAs(welcome.Layout, layout))
+            {
+                End(WorkerSessionOutcome.Refused,
+                    $"the coordinator's model ({string.Join(", ", welcome.Layout)}) is not the one this worker builds ({string.Join(", ", layout)})");
+                return;
+            }
+            channel.SetReceiveTimeout(null);
+            Timers.Cancel(nameof(TryJoin));
+            Become(Connected);
+            latent = offer.Latent;
+            worker = Context.ActorOf(WorkerActor.Props(workerId, Self, shape, trainImages), "worker");
+            log.Information("Worker {Worker} joined: data plane connected to {Remote}", workerId, channel.Remote);
+        }
+        catch (Exception error)
+        {
+            channel?.Dispose();
+            channel = null;
+            log.Warning("Could not connect the data plane at {Host}:{Port}: {Error}; retrying", offer.Host, offer.Port, error.Message);
+        }
+    }
+
+    private void StartReading()
+    {
+        var self = Self;
+        var open = channel!;
+        var parameters = parameterBuffer!.NamedParameters().Select(p => p.Tensor).ToList();
+        int latentSize = latent;
+        new Thread(() => ReadLoop(open, parameters, latentSize, self)) { IsBackground = true, Name = "data-plane" }.Start();
+    }
+
+    /// <summary>Receives Shard and Bye frames until the connection ends; runs on its own thread.</summary>
+    private void ReadLoop(FrameChannel open, IReadOnlyList<Tensor> parameters, int latent, IActorRef self)
+    {
+        int trainSamples = (int)trainImages.shape[0];
+        try
+        {
+            while (true)
+            {
+                var frame = open.Receive();
+                switch (frame.Message)
+                {
+                    case ShardFrame shard:
+                        if (shard.Latent != latent) throw new WireError($"shard noise has latent size {shard.Latent}, the model {latent}");
+                        if (shard.SampleIndices.Any(i => i < 0 || i >= trainSamples))
+                            throw new WireError($"shard names a sample outside this worker's {trainSamples} training images");
+                        // The worker is idle (the coordinator sends one shard at a time), so the buffer is free.
+                        open.ReceivePayload(frame, parameters);
+                        self.Tell(new ShardArrived(new ComputeShard(shard.Step, shard.ShardIndex, shard.SampleIndices, shard.Noise)));
+                        break;
+                    case ByeFrame bye:
+                        self.Tell(new ByeArrived(bye.Reason));
+                        return;
+                    default:
+                        throw new WireError($"a coordinator may not send {frame.Message.Kind} frames after Welcome");
+                }
+            }
+        }
+        catch (Exception error)
+        {
+            self.Tell(new ConnectionLost(error.Message));
+        }
+    }
+
+    private void End(WorkerSessionOutcome outcome, string reason)
+    {
+        ended.TrySetResult(new WorkerSessionEnd(outcome, reason));
+        Become(() => ReceiveAny(message => (message as ShardGradient)?.Gradient.Dispose()));
+    }
+
+    protected override void PostStop()
+    {
+        Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+        channel?.Dispose();
+        parameterBuffer?.Dispose();
+    }
+}

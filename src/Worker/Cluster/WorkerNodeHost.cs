@@ -1,0 +1,66 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using ILogger = Serilog.ILogger;
+using VaeCluster.Cluster;
+using VaeCluster.Hosting;
+using static TorchSharp.torch;
+
+namespace VaeCluster.Worker.Cluster;
+
+/// <summary>
+/// A worker node: an ActorSystem with the worker role that joins the cluster through the seeds and runs a
+/// CoordinatorLink (and through it a WorkerActor). When the coordinator goes away without saying Bye, the node
+/// starts a fresh ActorSystem and joins again, so a restarted coordinator finds its workers back by itself.
+/// </summary>
+public static class WorkerNodeHost
+{
+    private static readonly TimeSpan RejoinAfter = TimeSpan.FromSeconds(2);
+
+    /// <returns>0 when training finished, 1 when the coordinator refused this worker.</returns>
+    public static async Task<int> RunAsync(string workerId, ClusterSettings settings, Tensor trainImages, ILogger log, CancellationToken cancel)
+    {
+        set_num_threads(1);
+        while (true)
+        {
+            var end = await RunSessionAsync(workerId, settings, trainImages, log, cancel);
+            switch (end.Outcome)
+            {
+                case WorkerSessionOutcome.Finished:
+                    log.Information("Worker {Worker} done: {Reason}", workerId, end.Reason);
+                    return 0;
+                case WorkerSessionOutcome.Refused:
+                    log.Error("Worker {Worker} refused: {Reason}", workerId, end.Reason);
+                    return 1;
+                default:
+                    log.Warning("Worker {Worker} lost the coordinator ({Reason}); rejoining in {Delay}", workerId, end.Reason, RejoinAfter);
+                    await Task.Delay(RejoinAfter, cancel);
+                    break;
+            }
+        }
+    }
+
+    private static async Task<WorkerSessionEnd> RunSessionAsync(
+        string workerId, ClusterSettings settings, Tensor trainImages, ILogger log, CancellationToken cancel)
+    {
+        var ended = new TaskCompletionSource<WorkerSessionEnd>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var host = AkkaHost.Build(log, akka => akka
+            .WithVaeCluster(settings, ClusterDefaults.WorkerRole, settings.Seeds)
+            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, trainImages, ended, log), "coordinator-link")));
+        await host.StartAsync(cancel);
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        // Downed by the cluster (the coordinator unreachable for too long): the ActorSystem ends; rejoin.
+        _ = system.WhenTerminated.ContinueWith(_ =>
+            ended.TrySetResult(new WorkerSessionEnd(WorkerSessionOutcome.Lost, "this node was removed from the cluster")));
+        log.Information("Worker {Worker} node up at {Address}, joining {Seeds}",
+            workerId, Akka.Cluster.Cluster.Get(system).SelfAddress, string.Join(", ", settings.Seeds));
+        try
+        {
+            return await ended.Task.WaitAsync(cancel);
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using VaeCluster.Cluster;
+using VaeCluster.Coordinator.Cluster;
+using VaeCluster.DataPlane;
+using VaeCluster.Hosting;
+using VaeCluster.Model;
+using VaeCluster.Protocol;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace VaeCluster.Tests.Cluster;
+
+/// <summary>
+/// The coordinator side of cluster mode: the gateway admitting workers, and a WorkerLink moving a shard and its
+/// gradient over a real loopback data-plane connection. A TestProbe plays the coordinator actor.
+/// </summary>
+public sealed class WorkerGatewaySpecs : TestKit, IDisposable
+{
+    private const int TrainSamples = 1000;
+    private readonly Vae master = new(ModelShape.Reference);
+    private readonly DataPlaneListener listener = DataPlaneListener.Bind("127.0.0.1", 0, Serilog.Core.Logger.None);
+    private readonly Akka.TestKit.TestProbe coordinator;
+    private readonly IActorRef gateway;
+
+    public WorkerGatewaySpecs() : base($"{AkkaHost.PinnedDispatcher} {{ type = PinnedDispatcher }}")
+    {
+        coordinator = CreateTestProbe();
+        var settings = new GatewaySettings("127.0.0.1", listener.Port, 400, 20, TrainSamples, TensorLayout.Of(master.NamedParameters()));
+        gateway = Sys.ActorOf(WorkerGateway.Props(coordinator.Ref, settings, Serilog.Core.Logger.None));
+        listener.AcceptInto(gateway);
+    }
+
+    void IDisposable.Dispose()
+    {
+        listener.Dispose();
+        master.Dispose();
+        Shutdown();
+    }
+
+    [Fact]
+    public void Refuses_a_worker_of_another_protocol_or_with_too_little_data()
+    {
+        var node = CreateTestProbe();
+        node.Send(gateway, new JoinTraining("w1", ProtocolVersion: 99, TrainSamples));
+        Assert.Contains("protocol 99", node.ExpectMsg<JoinRefused>().Reason);
+        node.Send(gateway, new JoinTraining("w1", WorkerGateway.ProtocolVersion, TrainSamples: 10));
+        Assert.Contains("loaded 10 training images", node.ExpectMsg<JoinRefused>().Reason);
+    }
+
+    [Fact]
+    public void Refuses_a_data_plane_connection_with_a_token_it_did_not_issue()
+    {
+        var node = CreateTestProbe();
+        node.Send(gateway, new JoinTraining("w1", WorkerGateway.ProtocolVersion, TrainSamples));
+        node.ExpectMsg<DataPlaneOffer>();
+        using var channel = FrameChannel.Connect("127.0.0.1", listener.Port, TimeSpan.FromSeconds(5));
+        channel.Send(new HelloFrame("w1", "not-the-token"));
+        channel.SetReceiveTimeout(TimeSpan.FromSeconds(5));
+        Assert.Contains("unknown or reused token", Assert.IsType<RefusedFrame>(channel.Receive().Message).Reason);
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
+    public void A_link_ships_parameters_out_and_brings_the_gradient_back_to_the_coordinator()
+    {
+        var (channel, link) = Admit("w1");
+        using var _ = channel;
+        coordinator.Reply(new WorkerAccepted("w1", new SharedParameters(master.NamedParameters())));
+
+        var shard = new ComputeShard(Step: 0, ShardIndex: 0, SampleIndices: [3, 4], Noise: new float[2 * 20]);
+        coordinator.Send(link, shard);
+        var frame = channel.Receive();
+        var got = Assert.IsType<ShardFrame>(frame.Message);
+        Assert.Equal(shard.SampleIndices, got.SampleIndices);
+        var received = master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList();
+        channel.ReceivePayload(frame, received);
+        Assert.All(master.NamedParameters().Zip(received), p => Assert.True(p.First.Tensor.equal(p.Second).all().item<bool>()));
+
+        var gradient = master.NamedParameters().Select(p => randn_like(p.Tensor)).ToList();
+        channel.Send(new GradientFrame(0, 0, 2, 300, 280, 20, 1000), gradient);
+        var result = coordinator.ExpectMsg<ShardGradient>();
+        Assert.Equal(link, coordinator.LastSender);
+        Assert.Equal((0L, 0, "w1", 2, 300.0), (result.Step, result.ShardIndex, result.WorkerId, result.SampleCount, result.LossSum));
+        Assert.All(gradient.Zip(result.Gradient.Tensors), p => Assert.True(p.First.equal(p.Second).all().item<bool>()));
+        result.Gradient.Dispose();
+    }
+
+    [Fact]
+    public void A_link_that_receives_a_gradient_for_another_step_drops_the_worker_without_forwarding_it()
+    {
+        var (channel, link) = Admit("w1");
+        using var _ = channel;
+        coordinator.Reply(new WorkerAccepted("w1", new SharedParameters(master.NamedParameters())));
+        coordinator.Send(link, new ComputeShard(5, 0, [1], new float[20]));
+        channel.SkipPayload(channel.Receive());
+        Watch(link);
+
+        channel.Send(new GradientFrame(Step: 4, 0, 1, 1, 1, 0, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList());
+        ExpectTerminated(link);
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    /// <summary>Joins like a worker node does and connects the data plane; returns the connection and the new link.</summary>
+    private (FrameChannel Channel, IActorRef Link) Admit(string workerId)
+    {
+        var node = CreateTestProbe();
+        node.Send(gateway, new JoinTraining(workerId, WorkerGateway.ProtocolVersion, TrainSamples));
+        var offer = node.ExpectMsg<DataPlaneOffer>();
+        var channel = FrameChannel.Connect(offer.Host, offer.Port, TimeSpan.FromSeconds(5));
+        channel.SetReceiveTimeout(TimeSpan.FromSeconds(10));
+        channel.Send(new HelloFrame(workerId, offer.Token));
+        var welcome = Assert.IsType<WelcomeFrame>(channel.Receive().Message);
+        Assert.True(TensorLayout.SameAs(TensorLayout.Of(master.NamedParameters()), welcome.Layout));
+        Assert.Equal(workerId, coordinator.ExpectMsg<RegisterWorker>().WorkerId);
+        return (channel, coordinator.LastSender);
+    }
+}

@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using VaeCluster.Coordinator.Run;
+using Xunit;
+
+namespace VaeCluster.Tests.EndToEnd;
+
+/// <summary>
+/// Cluster mode with real processes on loopback: a coordinator process and worker processes joined over
+/// Akka.Cluster, tensors over the data plane. Checked through what the run leaves: metrics, the step ledger, logs.
+/// </summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class ClusterRunTests : IDisposable
+{
+    private const int TrainLimit = 2560; // 20 steps of 128 per epoch
+    private readonly string work = Directory.CreateTempSubdirectory("vae-cluster-").FullName;
+
+    public void Dispose() => Directory.Delete(work, recursive: true);
+
+    [Fact]
+    public void A_coordinator_and_two_worker_processes_train_and_apply_every_step_exactly_once()
+    {
+        int port = FreePort(), dataPort = FreePort();
+        string run = Path.Combine(work, "run");
+        using var coordinator = CliProcess.Start(work, "coordinator", "--workers", "2", "--epochs", "2", "--train-limit", $"{TrainLimit}",
+            "--run", run, "--port", $"{port}", "--data-port", $"{dataPort}", "--log-every", "5");
+        var workers = new[] { "alpha", "beta" }.Select(name => CliProcess.Start(work, "worker", "--seed", $"127.0.0.1:{port}",
+            "--name", name, "--log-dir", Path.Combine(run, "logs"), "--data", TestData.MnistDir)).ToList();
+        try
+        {
+            var output = Finish(coordinator, "coordinator");
+            Assert.True(coordinator.ExitCode == 0, output);
+            foreach (var worker in workers) Assert.True(Finish(worker, "worker") is var o && worker.ExitCode == 0, $"worker exit {worker.ExitCode}");
+        }
+        finally
+        {
+            foreach (var worker in workers) { if (!worker.HasExited) worker.Kill(); worker.Dispose(); }
+        }
+
+        AssertLossFell(run);
+        var ledger = AssertEveryStepAppliedOnce(run, epochs: 2);
+        Assert.Equal(["alpha", "beta"], ledger.SelectMany(e => e.Workers).Distinct().Order());
+        Assert.True(File.Exists(Path.Combine(run, "logs", "alpha.clef")) && File.Exists(Path.Combine(run, "logs", "beta.clef")));
+    }
+
+    [Fact]
+    public void Train_cluster_starts_its_workers_trains_and_leaves_no_worker_process_behind()
+    {
+        string run = Path.Combine(work, "run");
+        var result = CliProcess.Run(work, "train", "--cluster", "--workers", "2", "--epochs", "2", "--train-limit", $"{TrainLimit}", "--run", run);
+        Assert.True(result.ExitCode == 0, result.StdOut + result.StdErr);
+        AssertLossFell(run);
+        AssertEveryStepAppliedOnce(run, epochs: 2);
+        var pids = WorkerPids(run);
+        Assert.Equal(2, pids.Count);
+        Assert.All(pids, pid => Assert.False(IsAlive(pid), $"worker process {pid} outlived the run"));
+    }
+
+    [Fact]
+    public void Worker_processes_exit_by_themselves_when_train_cluster_is_killed()
+    {
+        string run = Path.Combine(work, "run");
+        using var parent = CliProcess.Start(work, "train", "--cluster", "--workers", "2", "--epochs", "100", "--train-limit", $"{TrainLimit}", "--run", run);
+        _ = parent.StandardOutput.ReadToEndAsync();
+        _ = parent.StandardError.ReadToEndAsync();
+        Assert.True(SpinWait.SpinUntil(() => StepLedger.Read(Path.Combine(run, "ledger.jsonl")).Count >= 5, TimeSpan.FromSeconds(60)), "training never started");
+        var pids = WorkerPids(run);
+        Assert.Equal(2, pids.Count);
+
+        parent.Kill(); // SIGKILL: no chance to clean up; the workers must notice on their own
+        parent.WaitForExit();
+        Assert.True(SpinWait.SpinUntil(() => pids.All(pid => !IsAlive(pid)), TimeSpan.FromSeconds(20)), "a worker process outlived its killed parent");
+    }
+
+    private static string Finish(Process process, string what)
+    {
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{what} did not finish in 3 minutes:\n{stdout.Result}{stderr.Result}");
+        }
+        return stdout.Result + stderr.Result;
+    }
+
+    private static void AssertLossFell(string run)
+    {
+        var epochs = new MetricsLog(Path.Combine(run, "metrics.jsonl")).Read();
+        Assert.Equal(2, epochs.Count);
+        Assert.True(epochs[1].TestLoss < epochs[0].TestLoss, $"test loss did not fall: {epochs[0].TestLoss} -> {epochs[1].TestLoss}");
+        Assert.True(epochs[0].TestLoss < 250, $"first-epoch test loss {epochs[0].TestLoss} is not a trained model's");
+    }
+
+    /// <summary>Global steps 0..N-1 each appear once, and each epoch's steps once, over full batches.</summary>
+    private static IReadOnlyList<LedgerEntry> AssertEveryStepAppliedOnce(string run, int epochs)
+    {
+        const int stepsPerEpoch = TrainLimit / 128;
+        var ledger = StepLedger.Read(Path.Combine(run, "ledger.jsonl"));
+        Assert.Equal(Enumerable.Range(0, epochs * stepsPerEpoch).Select(i => (long)i), ledger.Select(e => e.GlobalStep));
+        for (int epoch = 1; epoch <= epochs; epoch++)
+            Assert.Equal(Enumerable.Range(0, stepsPerEpoch), ledger.Where(e => e.Epoch == epoch).Select(e => e.StepInEpoch));
+        Assert.All(ledger, e => Assert.Equal(128, e.Samples));
+        return ledger;
+    }
+
+    /// <summary>The worker processes' ids, from the Node property ("host/pid") of their logs.</summary>
+    private static IReadOnlyList<int> WorkerPids(string run) =>
+        Directory.GetFiles(Path.Combine(run, "logs"), "worker-*.clef")
+            .Select(f => File.ReadLines(f).First())
+            .Select(line => JsonDocument.Parse(line).RootElement.GetProperty("Node").GetString()!)
+            .Select(node => int.Parse(node[(node.LastIndexOf('/') + 1)..]))
+            .ToList();
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
