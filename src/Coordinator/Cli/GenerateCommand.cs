@@ -32,7 +32,7 @@ public static class GenerateCommand
     }
 
     /// <summary>The exported model if training finished, else the newest good checkpoint of a run in progress.</summary>
-    private static Vae LoadModel(RunDirectory run)
+    internal static Vae LoadModel(RunDirectory run)
     {
         if (!Directory.Exists(run.Root)) throw new UserError($"{run.Root}: run directory not found; train first (./vae train) or pass --run RUN_DIR");
         if (File.Exists(run.Model)) return ModelExport.Read(run.Model);

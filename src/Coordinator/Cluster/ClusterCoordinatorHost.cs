@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using ILogger = Serilog.ILogger;
 using VaeCluster.Cluster;
 using VaeCluster.Coordinator.Hosting;
+using VaeCluster.Coordinator.Monitoring;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
 using VaeCluster.DataPlane;
@@ -40,6 +41,7 @@ public static class ClusterCoordinatorHost
         string seed = $"{settings.AdvertisedHost}:{cluster.SelfAddress.Port}";
 
         system.ActorOf(TrainingOutcomeListener.Props(outcome), "outcome");
+        TrainingMonitors.Start(system, new ProgressPlan(state.Options.Epochs, state.StepsPerEpoch));
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
             settings.AdvertisedHost, dataPlane.Port, state.Options.Hidden, state.Options.Latent, trainSamples,

@@ -1,5 +1,6 @@
 using Akka.Hosting;
 using ILogger = Serilog.ILogger;
+using VaeCluster.Coordinator.Monitoring;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
 using VaeCluster.Data;
@@ -27,6 +28,7 @@ public static class SingleProcessHost
         using var host = AkkaHost.Build(log, akka => akka.WithActors((system, registry) =>
         {
             system.ActorOf(TrainingOutcomeListener.Props(outcome), "outcome");
+            TrainingMonitors.Start(system, new ProgressPlan(state.Options.Epochs, state.StepsPerEpoch));
             var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
             registry.Register<CoordinatorActor>(coordinator);
             for (int i = 1; i <= state.Options.Workers; i++)

@@ -20,7 +20,8 @@ public static class LoggingSetup
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .Enrich.WithProperty("Role", role)
             .Enrich.WithProperty("Node", $"{Environment.MachineName}/{Environment.ProcessId}")
-            .WriteTo.Console(outputTemplate: ConsoleTemplate, restrictedToMinimumLevel: consoleLevel);
+            .WriteTo.Sink(new LiveConsoleSink(new LoggerConfiguration().MinimumLevel.Verbose()
+                .WriteTo.Console(outputTemplate: ConsoleTemplate).CreateLogger()), consoleLevel);
         if (clefFile is not null)
             config = config.WriteTo.File(new CompactJsonFormatter(), clefFile, flushToDiskInterval: TimeSpan.FromSeconds(1));
         return config.CreateLogger();

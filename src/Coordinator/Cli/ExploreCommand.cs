@@ -1,0 +1,109 @@
+using System.CommandLine;
+using VaeCluster.Coordinator.Explore;
+using VaeCluster.Coordinator.Run;
+using VaeCluster.Data;
+using VaeCluster.Training;
+
+namespace VaeCluster.Coordinator.Cli;
+
+/// <summary>./vae explore: pictures that look inside a run (interpolation strip, latent map, loss curves).</summary>
+public static class ExploreCommand
+{
+    public static Command Create() => new("explore", "Look at a run: pictures of its latent space and its loss curves (PNG).")
+    {
+        Interpolate(), Latent(), Curves(),
+    };
+
+    private static Option<string> RunOption() =>
+        new("--run") { Description = "Run directory (default runs/latest).", DefaultValueFactory = _ => Path.Combine("runs", "latest") };
+
+    private static Option<string?> OutOption(string fallback) =>
+        new("--out") { Description = $"PNG file to write (default RUN_DIR/explore/{fallback})." };
+
+    private static Option<string?> DataOption() =>
+        new("--data") { Description = $"Folder with the MNIST IDX files, for the test images (default {new TrainingOptions().DataDir})." };
+
+    private static Command Interpolate()
+    {
+        var run = RunOption();
+        var from = Digit("--from", "Digit to start from (0-9).");
+        var to = Digit("--to", "Digit to end at (0-9).");
+        var steps = NumberOption.Whole("--steps", "Pictures along the way, both ends included (default 10, at most 50).", 2);
+        var out_ = OutOption("interpolate-FROM-TO.png");
+        var data = DataOption();
+        var command = new Command("interpolate",
+            "Decode points on the straight line between two digits' mean latent codes (over the test set) into a strip of pictures.")
+        { run, from, to, steps, out_, data };
+        command.SetAction((result, _) => UserError.Report(() =>
+        {
+            int a = CheckDigit("--from", result.GetValue(from)), b = CheckDigit("--to", result.GetValue(to));
+            int count = result.GetValue(steps) ?? 10;
+            if (count > 50) throw new UserError("--steps must be at most 50");
+            var dir = ExistingRun(result.GetValue(run)!);
+            var output = result.GetValue(out_) ?? Path.Combine(dir.Root, "explore", $"interpolate-{a}-{b}.png");
+            using var model = GenerateCommand.LoadModel(dir);
+            using var test = TestSet(result.GetValue(data));
+            using var codes = LatentCodes.Means(model, test.Test.Images);
+            InterpolationStrip.Draw(model, codes, test.Test.Labels, a, b, count, output);
+            Console.WriteLine($"wrote {count} steps from {a} to {b} to {output}");
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+
+    private static Command Latent()
+    {
+        var run = RunOption();
+        var out_ = OutOption("latent.png");
+        var data = DataOption();
+        var command = new Command("latent",
+            "Map the 10,000 test images' mean latent codes in 2-D (PCA when the latent has more dimensions), coloured by digit.")
+        { run, out_, data };
+        command.SetAction((result, _) => UserError.Report(() =>
+        {
+            var dir = ExistingRun(result.GetValue(run)!);
+            var output = result.GetValue(out_) ?? Path.Combine(dir.Root, "explore", "latent.png");
+            using var model = GenerateCommand.LoadModel(dir);
+            using var test = TestSet(result.GetValue(data));
+            using var codes = LatentCodes.Means(model, test.Test.Images);
+            LatentMap.Draw(codes, test.Test.Labels, output);
+            Console.WriteLine($"wrote the latent map of {test.Test.Count} test images to {output}");
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+
+    private static Command Curves()
+    {
+        var run = RunOption();
+        var out_ = OutOption("curves.png");
+        var command = new Command("curves", "Chart the run's train and test loss per epoch (from RUN_DIR/metrics.jsonl).") { run, out_ };
+        command.SetAction((result, _) => UserError.Report(() =>
+        {
+            var dir = ExistingRun(result.GetValue(run)!);
+            var output = result.GetValue(out_) ?? Path.Combine(dir.Root, "explore", "curves.png");
+            var epochs = LossCurves.Read(dir.Metrics);
+            LossCurves.Draw(epochs, output);
+            Console.WriteLine($"wrote the loss curves of {epochs.Count} epochs to {output}");
+            return Task.FromResult(0);
+        }));
+        return command;
+    }
+
+    private static Option<int?> Digit(string name, string description)
+    {
+        var option = NumberOption.Whole(name, description, 0);
+        option.Required = true;
+        return option;
+    }
+
+    private static int CheckDigit(string name, int? value) =>
+        value is >= 0 and <= 9 ? value.Value : throw new UserError($"{name} must be a digit from 0 to 9, got {value}");
+
+    private static RunDirectory ExistingRun(string root) => Directory.Exists(root)
+        ? new RunDirectory(root)
+        : throw new UserError($"{root}: run directory not found; train first (./vae train) or pass --run RUN_DIR");
+
+    /// <summary>MNIST with a one-image training split: only the test images and their labels are wanted here.</summary>
+    private static MnistDataset TestSet(string? dataDir) => MnistDataset.Load(dataDir ?? new TrainingOptions().DataDir, trainLimit: 1);
+}
