@@ -18,6 +18,7 @@ public static class LoggingSetup
             .MinimumLevel.Debug()
             .MinimumLevel.Override("Akka", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            .Filter.ByExcluding(IsRemoteEndpointChatter)
             .Enrich.WithProperty("Role", role)
             .Enrich.WithProperty("Node", $"{Environment.MachineName}/{Environment.ProcessId}")
             .WriteTo.Sink(new LiveConsoleSink(new LoggerConfiguration().MinimumLevel.Verbose()
@@ -26,4 +27,12 @@ public static class LoggingSetup
             config = config.WriteTo.File(new CompactJsonFormatter(), clefFile, flushToDiskInterval: TimeSpan.FromSeconds(1));
         return config.CreateLogger();
     }
+
+    /// <summary>
+    /// Akka.Remote reports every closed association (a worker exiting after Bye, a node that died) as a warning
+    /// plus an error with a stack trace. Our own membership and data-plane events already say that a node left
+    /// and why, so these only alarm; other Akka warnings and errors still come through.
+    /// </summary>
+    private static bool IsRemoteEndpointChatter(LogEvent e) =>
+        e.Properties.TryGetValue("ActorPath", out var path) && path.ToString().Contains("/system/endpointManager/");
 }
