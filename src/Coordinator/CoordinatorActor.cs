@@ -3,6 +3,7 @@ using Serilog;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
 using VaeCluster.Protocol;
+using VaeCluster.Training;
 
 namespace VaeCluster.Coordinator;
 
@@ -16,6 +17,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private sealed record ShardDeadline(long Step, int ShardIndex);
     private sealed record EpochClosed(EpochMetrics Metrics);
     private sealed class StillWaiting { public static readonly StillWaiting Instance = new(); }
+    private sealed class WatchStep { public static readonly WatchStep Instance = new(); }
+    private static readonly TimeSpan StallReportAfter = TimeSpan.FromSeconds(5);
 
     private readonly TrainingState state;
     private readonly RunRecorder recorder;
@@ -23,6 +26,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly Dictionary<IActorRef, string> workers = new();
     private readonly HashSet<IActorRef> busy = new();
     private StepInFlight? step;
+    private bool paused;
     private EpochTally tally = new();
     private readonly System.Diagnostics.Stopwatch sinceLastLog = new();
     private long samplesSinceLastLog;
@@ -40,8 +44,20 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     public static Props Props(TrainingState state, RunRecorder recorder, ILogger log) =>
         Akka.Actor.Props.Create(() => new CoordinatorActor(state, recorder, log));
 
-    protected override void PreStart() =>
+    protected override void PreStart()
+    {
         Timers.StartPeriodicTimer(nameof(StillWaiting), StillWaiting.Instance, TimeSpan.FromSeconds(5));
+        Timers.StartPeriodicTimer(nameof(WatchStep), WatchStep.Instance, StallReportAfter);
+    }
+
+    /// <summary>No silent hang: a step that takes unusually long says what it is waiting for.</summary>
+    private void ReportStall()
+    {
+        if (step is null || step.Age < StallReportAfter) return;
+        var waiting = step.Pending.Select(p => p.Owner is null ? $"shard {p.Shard} (no free worker yet)" : $"shard {p.Shard} from {workers.GetValueOrDefault(p.Owner, "?")}");
+        log.Warning("Step {Step} has waited {Seconds:F0} s for {Waiting}; deadline {Timeout} per shard",
+            step.Step, step.Age.TotalSeconds, string.Join(", ", waiting), state.Options.StepTimeout);
+    }
 
     private void WaitingForWorkers()
     {
@@ -59,8 +75,14 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             workers.Count, state.Options.Workers));
     }
 
+    private void ReportPause() =>
+        log.Warning("Paused at step {Step}: {Present} workers present, --min-workers is {MinWorkers}; waiting for workers to join",
+            state.Cursor.GlobalStep, workers.Count, state.Options.MinWorkers);
+
     private void Training()
     {
+        Receive<StillWaiting>(_ => { if (paused) ReportPause(); });
+        Receive<WatchStep>(_ => ReportStall());
         Receive<RegisterWorker>(register => Guard(() => { Accept(register); OfferWork(Sender); }));
         Receive<ShardGradient>(result => Guard(() => OnShardGradient(result)));
         Receive<ShardDeadline>(deadline => Guard(() => OnDeadline(deadline)));
@@ -108,16 +130,35 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             CloseEpoch();
             return;
         }
+        if (workers.Count < state.Options.MinWorkers)
+        {
+            if (!paused) Timers.StartPeriodicTimer(nameof(StillWaiting), StillWaiting.Instance, TimeSpan.FromSeconds(5));
+            if (!paused) ReportPause();
+            paused = true;
+            return;
+        }
+        if (paused)
+        {
+            paused = false;
+            Timers.Cancel(nameof(StillWaiting));
+            log.Information("Resuming at step {Step}: {Workers} workers present", state.Cursor.GlobalStep, workers.Count);
+        }
         var free = workers.Keys.Where(w => !busy.Contains(w)).ToList();
         if (free.Count == 0)
         {
             log.Warning("No free worker for step {Step}; waiting for one to answer or join", state.Cursor.GlobalStep);
             return;
         }
-        var shards = ShardPlanner.Cut(state.NextBatch(), free.Count);
+        // Deterministic runs cut every batch the same way, whoever is there; the others cut one shard per free worker.
+        int shardCount = state.Options.Deterministic ? TrainingOptions.DeterministicShards : free.Count;
+        var shards = ShardPlanner.Cut(state.NextBatch(), shardCount);
         step = new StepInFlight(state.Cursor.GlobalStep, state.Cursor.Epoch, state.Cursor.StepInEpoch, shards);
         tally.Resume();
-        for (int i = 0; i < shards.Count; i++) Send(i, free[i]);
+        for (int i = 0; i < shards.Count; i++)
+        {
+            if (i < free.Count) Send(i, free[i]);
+            else step.Queue(i);
+        }
     }
 
     private void Send(int shardIndex, IActorRef worker)
@@ -153,12 +194,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         var results = done.Results;
         double lossSum = results.Sum(r => r.LossSum);
         int samples = results.Sum(r => r.SampleCount);
-        state.Apply(results);
+        bool applied = state.Apply(results);
         tally.Pause();
-        tally.Add(lossSum, samples);
+        if (applied) tally.Add(lossSum, samples);
+        else log.Error("Step {Step} skipped: its loss ({Loss}) or gradient is not finite; the parameters are unchanged", done.Step, lossSum);
         step = null;
         var contributors = results.Select(r => r.WorkerId).ToList();
-        recorder.RecordStep(new LedgerEntry(done.Step, done.Epoch, done.StepInEpoch, samples, contributors, done.ReassignedShards));
+        recorder.RecordStep(new LedgerEntry(done.Step, done.Epoch, done.StepInEpoch, samples, contributors, done.ReassignedShards, Skipped: !applied));
         Context.System.EventStream.Publish(new StepApplied(done.Step, done.Epoch, done.StepInEpoch, samples, lossSum,
             contributors, done.ReassignedShards));
         LogProgress(done, lossSum, samples);
@@ -223,8 +265,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private void Finish()
     {
         recorder.ExportModel(state);
-        log.Information("Training complete after {Epochs} epochs ({Step} steps); model written to {Model}",
-            state.Options.Epochs, state.Cursor.GlobalStep, recorder.Directory.Model);
+        log.Information("Training complete after {Epochs} epochs ({Step} steps); model written to {Model}; parameters sha256 {ParametersSha256}",
+            state.Options.Epochs, state.Cursor.GlobalStep, recorder.Directory.Model, ParameterDigest.Sha256(state.Parameters.Select(p => p.Tensor)));
         Context.System.EventStream.Publish(new TrainingFinished(true, null));
         Become(Finished);
     }

@@ -11,6 +11,11 @@ public static class TrainCommand
 
     private static readonly Option<int?> Epochs = NumberOption.Whole("--epochs", $"Epochs to train (default {Defaults.Epochs}); with --resume, the new total.", 1);
     private static readonly Option<int?> Workers = NumberOption.Whole("--workers", $"Worker actors (default: one per core, here {Defaults.Workers}).", 1);
+    private static readonly Option<int?> MinWorkers = NumberOption.Whole("--min-workers", "Pause training while fewer workers than this are present (default 1).", 1);
+    private static readonly Option<bool?> Deterministic = new("--deterministic")
+    {
+        Description = $"Bit-for-bit reproducible: cut every batch into {TrainingOptions.DeterministicShards} shards, whatever the workers, and add them in order (a little slower).",
+    };
     private static readonly Option<int?> BatchSize = NumberOption.Whole("--batch-size", $"Global batch size, cut across the workers (default {Defaults.BatchSize}).", 1);
     private static readonly Option<long?> Seed = NumberOption.Long("--seed", $"Seed for initial weights, data order and noise (default {Defaults.Seed}).");
     private static readonly Option<double?> LearningRate = NumberOption.Positive("--lr", $"Adam learning rate (default {Defaults.LearningRate}).");
@@ -59,7 +64,7 @@ public static class TrainCommand
     {
         foreach (var option in new Option[]
                  {
-                     Epochs, Workers, BatchSize, Seed, LearningRate, Data, Run, Resume, CheckpointEvery, KeepCheckpoints,
+                     Epochs, Workers, MinWorkers, Deterministic, BatchSize, Seed, LearningRate, Data, Run, Resume, CheckpointEvery, KeepCheckpoints,
                      StepTimeout, TrainLimit, LogEvery,
                  })
             command.Options.Add(option);
@@ -91,6 +96,8 @@ public static class TrainCommand
     {
         Epochs = r.GetValue(Epochs) ?? o.Epochs,
         Workers = r.GetValue(Workers) ?? o.Workers,
+        MinWorkers = r.GetValue(MinWorkers) ?? o.MinWorkers,
+        Deterministic = r.GetValue(Deterministic) ?? o.Deterministic,
         BatchSize = r.GetValue(BatchSize) ?? o.BatchSize,
         Seed = r.GetValue(Seed) ?? o.Seed,
         LearningRate = r.GetValue(LearningRate) ?? o.LearningRate,

@@ -81,8 +81,9 @@ public static class TrainRunner
         var options = request.Overrides(saved);
         // These define the maths of the run; changing them mid-way would make it a different run.
         if (options.Seed != saved.Seed || options.BatchSize != saved.BatchSize || options.LearningRate != saved.LearningRate
-            || options.TrainLimit != saved.TrainLimit || options.Hidden != saved.Hidden || options.Latent != saved.Latent)
-            throw new UserError("--seed, --batch-size, --lr and --train-limit cannot change when resuming; start a new run instead");
+            || options.TrainLimit != saved.TrainLimit || options.Hidden != saved.Hidden || options.Latent != saved.Latent
+            || options.Deterministic != saved.Deterministic)
+            throw new UserError("--seed, --batch-size, --lr, --train-limit and --deterministic cannot change when resuming; start a new run instead");
         if (options.Validate() is string problem) throw new UserError(problem);
         return (options, checkpoint, run);
     }

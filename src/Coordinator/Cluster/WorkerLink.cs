@@ -5,6 +5,7 @@ using Serilog;
 using VaeCluster.DataPlane;
 using VaeCluster.Hosting;
 using VaeCluster.Protocol;
+using VaeCluster.Training;
 using static TorchSharp.torch;
 
 namespace VaeCluster.Coordinator.Cluster;
@@ -118,6 +119,13 @@ public sealed class WorkerLink : ReceiveActor
                 var expected = inFlight ?? throw new WireError("a Gradient frame arrived with no shard outstanding");
                 Validate(result, expected.Shard);
                 var gradient = Receive(frame);
+                // A finite loss cannot have a NaN or infinite gradient: such a frame is corrupt, not a diverged model
+                // (whose non-finite loss the coordinator sees and skips the step for).
+                if (double.IsFinite(result.LossSum) && !FiniteCheck.AllFinite(gradient.Tensors))
+                {
+                    gradient.Dispose();
+                    throw new WireError($"gradient for step {result.Step} shard {result.ShardIndex} holds NaN or infinite values");
+                }
                 inFlight = null;
                 stats.Record(Stopwatch.GetTimestamp() - expected.StartedTicks, result.ComputeMicros, 2 * TensorLayout.PayloadBytes(layout));
                 coordinator.Tell(new ShardGradient(result.Step, result.ShardIndex, workerId, gradient,

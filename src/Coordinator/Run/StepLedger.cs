@@ -3,14 +3,18 @@ using System.Text.Json.Serialization;
 
 namespace VaeCluster.Coordinator.Run;
 
-/// <summary>One line of RUN_DIR/ledger.jsonl: an applied step, who computed it, and which shards were reassigned.</summary>
+/// <summary>
+/// One line of RUN_DIR/ledger.jsonl: a step, who computed it, which shards were reassigned, and whether it was
+/// skipped (its loss or gradient was not finite, so nothing was applied).
+/// </summary>
 public sealed record LedgerEntry(
     [property: JsonPropertyName("step")] long GlobalStep,
     [property: JsonPropertyName("epoch")] int Epoch,
     [property: JsonPropertyName("step_in_epoch")] int StepInEpoch,
     [property: JsonPropertyName("samples")] int Samples,
     [property: JsonPropertyName("workers")] IReadOnlyList<string> Workers,
-    [property: JsonPropertyName("reassigned")] IReadOnlyList<int> ReassignedShards);
+    [property: JsonPropertyName("reassigned")] IReadOnlyList<int> ReassignedShards,
+    [property: JsonPropertyName("skipped")] bool Skipped = false);
 
 /// <summary>
 /// The record of every update the coordinator applied, one JSON line per step, written as it is applied, so that

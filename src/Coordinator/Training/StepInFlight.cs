@@ -21,6 +21,12 @@ public sealed class StepInFlight(long step, int epoch, int stepInEpoch, IReadOnl
     public bool IsComplete => results.All(r => r is not null);
     public IReadOnlyList<int> ReassignedShards => reassigned.ToList();
     public bool HasOrphans => orphans.Count > 0;
+    public TimeSpan Age => started.Elapsed;
+    private readonly System.Diagnostics.Stopwatch started = System.Diagnostics.Stopwatch.StartNew();
+
+    /// <summary>The shards still unanswered, with their owners (null: waiting for a free worker).</summary>
+    public IEnumerable<(int Shard, IActorRef? Owner)> Pending =>
+        Enumerable.Range(0, results.Length).Where(i => !IsDone(i)).Select(i => (i, owners[i]));
 
     public void Assign(int shardIndex, IActorRef worker) => owners[shardIndex] = worker;
 
@@ -43,6 +49,12 @@ public sealed class StepInFlight(long step, int epoch, int stepInEpoch, IReadOnl
     {
         owners[shardIndex] = null;
         reassigned.Add(shardIndex);
+        if (!orphans.Contains(shardIndex)) orphans.Enqueue(shardIndex);
+    }
+
+    /// <summary>A shard with no owner yet (more shards than free workers): the next free worker takes it.</summary>
+    public void Queue(int shardIndex)
+    {
         if (!orphans.Contains(shardIndex)) orphans.Enqueue(shardIndex);
     }
 

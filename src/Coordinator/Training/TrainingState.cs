@@ -60,18 +60,26 @@ public sealed class TrainingState : IDisposable
         return new GlobalBatch(Cursor.GlobalStep, samples, noise.data<float>().ToArray(), Options.Latent);
     }
 
-    /// <summary>Applies the combined gradient of a complete step and advances the cursor. Disposes the shards.</summary>
-    public void Apply(IReadOnlyList<ShardGradient> shardsInOrder)
+    /// <summary>
+    /// Applies the combined gradient of a complete step and advances the cursor; disposes the shards. A step whose
+    /// loss or gradient is not finite is skipped instead (the cursor still advances), so one bad batch cannot
+    /// poison the parameters and the optimizer state; returns false then.
+    /// </summary>
+    public bool Apply(IReadOnlyList<ShardGradient> shardsInOrder)
     {
+        bool finite;
         try
         {
-            Optimizer.Apply(GradientCombiner.SumInShardOrder(shardsInOrder));
+            var gradient = GradientCombiner.SumInShardOrder(shardsInOrder);
+            finite = shardsInOrder.All(s => double.IsFinite(s.LossSum)) && FiniteCheck.AllFinite(gradient);
+            if (finite) Optimizer.Apply(gradient);
         }
         finally
         {
             foreach (var shard in shardsInOrder) shard.Gradient.Dispose();
         }
         Cursor = Cursor with { StepInEpoch = Cursor.StepInEpoch + 1, GlobalStep = Cursor.GlobalStep + 1 };
+        return finite;
     }
 
     public void StartNextEpoch() => Cursor = new TrainingCursor(Cursor.Epoch + 1, 0, Cursor.GlobalStep);

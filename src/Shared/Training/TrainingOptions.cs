@@ -10,6 +10,8 @@ public sealed record TrainingOptions
 {
     public int Epochs { get; init; } = 10;
     public int Workers { get; init; } = Environment.ProcessorCount;
+    /// <summary>Training pauses while fewer workers than this are present, and goes on when enough are back.</summary>
+    public int MinWorkers { get; init; } = 1;
     public int BatchSize { get; init; } = 128;
     public long Seed { get; init; } = 1;
     public double LearningRate { get; init; } = 1e-3;
@@ -24,6 +26,12 @@ public sealed record TrainingOptions
     public int? TrainLimit { get; init; }
     /// <summary>Log a progress line every this many steps.</summary>
     public int LogEvery { get; init; } = 100;
+    /// <summary>
+    /// Bit-for-bit reproducible training: each global batch is cut into <see cref="DeterministicShards"/> shards,
+    /// however many workers there are, and their gradients are added in shard order.
+    /// </summary>
+    public bool Deterministic { get; init; }
+    public const int DeterministicShards = 4;
     /// <summary>Defaults to the folder ./vae fetches MNIST into (it exports VAE_MNIST_DIR).</summary>
     public string DataDir { get; init; } = Environment.GetEnvironmentVariable("VAE_MNIST_DIR") ?? "data/mnist";
 
@@ -44,7 +52,9 @@ public sealed record TrainingOptions
     {
         { Epochs: < 1 } => "--epochs must be at least 1",
         { Workers: < 1 or > 256 } => "--workers must be between 1 and 256",
+        { } o when o.MinWorkers < 1 || o.MinWorkers > o.Workers => $"--min-workers must be between 1 and --workers ({Workers})",
         { BatchSize: < 1 } => "--batch-size must be at least 1",
+        { Deterministic: true, BatchSize: < DeterministicShards } => $"--deterministic needs --batch-size of at least {DeterministicShards}",
         { } o when o.Workers > o.BatchSize => $"--workers ({Workers}) cannot exceed --batch-size ({BatchSize}): every worker needs at least one sample",
         { LearningRate: <= 0 or double.NaN } => "--lr must be a positive number",
         { CheckpointEvery: < 1 } => "--checkpoint-every must be at least 1",
