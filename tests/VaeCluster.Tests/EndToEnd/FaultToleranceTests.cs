@@ -1,0 +1,89 @@
+using VaeCluster.Coordinator.Run;
+using Xunit;
+
+namespace VaeCluster.Tests.EndToEnd;
+
+/// <summary>
+/// What happens when nodes die or arrive, with real processes on loopback, checked through the step ledger and
+/// the digest of the final parameters.
+/// </summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class FaultToleranceTests : IDisposable
+{
+    private const int TrainLimit = 2560; // 20 steps of 128 per epoch
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+    private readonly string work = Directory.CreateTempSubdirectory("vae-faults-").FullName;
+
+    public void Dispose() => Directory.Delete(work, recursive: true);
+
+    [Fact]
+    public void Deterministic_runs_end_with_identical_parameters_for_1_2_3_workers_in_process_and_across_processes_with_a_worker_killed()
+    {
+        string[] common = ["--deterministic", "--epochs", "2", "--train-limit", $"{TrainLimit}", "--checkpoint-every", "1000"];
+        var digests = new Dictionary<string, string>();
+        foreach (int workers in new[] { 1, 2, 3 })
+        {
+            var result = CliProcess.Run(work, ["train", "--workers", $"{workers}", "--run", Path.Combine(work, $"single{workers}"), .. common]);
+            Assert.True(result.ExitCode == 0, result.StdOut + result.StdErr);
+            digests[$"{workers} workers in one process"] = ClusterNodes.ParametersDigest(result.StdOut);
+        }
+
+        using var nodes = new ClusterNodes(work, Path.Combine(work, "cluster"));
+        var coordinator = nodes.StartCoordinator(["--workers", "2", .. common]);
+        var doomed = nodes.StartWorker("doomed");
+        var survivor = nodes.StartWorker("survivor");
+        ClusterNodes.Drain(doomed);
+        ClusterNodes.Drain(survivor);
+        Assert.True(nodes.WaitForSteps(5, Patience), "the cluster never trained");
+        doomed.Kill(); // SIGKILL mid-run
+        string output = ClusterNodes.Finish(coordinator, Patience);
+        Assert.True(coordinator.ExitCode == 0, output);
+        digests["2 worker processes, one killed"] = ClusterNodes.ParametersDigest(output);
+
+        Assert.True(digests.Values.Distinct().Count() == 1, string.Join("\n", digests.Select(d => $"{d.Key}: {d.Value}")));
+        AssertEveryStepOnce(StepLedger.Read(nodes.Ledger), steps: 40);
+    }
+
+    [Fact]
+    public void A_cluster_run_pauses_when_a_worker_is_killed_resumes_when_another_joins_and_applies_every_step_once()
+    {
+        using var nodes = new ClusterNodes(work, Path.Combine(work, "run"));
+        var coordinator = nodes.StartCoordinator("--workers", "2", "--min-workers", "2", "--epochs", "2", "--train-limit", $"{TrainLimit}", "--step-timeout", "10");
+        var doomed = nodes.StartWorker("doomed");
+        var steady = nodes.StartWorker("steady");
+        ClusterNodes.Drain(doomed);
+        ClusterNodes.Drain(steady);
+        Assert.True(nodes.WaitForSteps(8, Patience), "the cluster never trained");
+        doomed.Kill();
+        Thread.Sleep(TimeSpan.FromSeconds(3));
+        int pausedAt = nodes.LedgerCount();
+        Thread.Sleep(TimeSpan.FromSeconds(2));
+        Assert.Equal(pausedAt, nodes.LedgerCount()); // one worker left, --min-workers 2: paused
+        var late = nodes.StartWorker("late");
+        ClusterNodes.Drain(late);
+        string output = ClusterNodes.Finish(coordinator, Patience);
+        Assert.True(coordinator.ExitCode == 0, output);
+        Assert.Contains("Paused at step", output);
+        Assert.Contains("Resuming at step", output);
+
+        var ledger = StepLedger.Read(nodes.Ledger);
+        AssertEveryStepOnce(ledger, steps: 40);
+        Assert.Contains(ledger, e => e.Workers.Contains("doomed"));
+        Assert.Contains(ledger, e => e.Workers.Contains("late"));
+        Assert.DoesNotContain(ledger.SkipWhile(e => !e.Workers.Contains("late")), e => e.Workers.Contains("doomed"));
+
+        // The same seed undisturbed, in one process: the loss must land within a nat of it.
+        var calm = CliProcess.Run(work, "train", "--workers", "2", "--epochs", "2", "--train-limit", $"{TrainLimit}", "--run", Path.Combine(work, "calm"));
+        Assert.True(calm.ExitCode == 0, calm.StdOut + calm.StdErr);
+        double disturbed = new MetricsLog(Path.Combine(nodes.Run, "metrics.jsonl")).Read().Last().TestLoss;
+        double undisturbed = new MetricsLog(Path.Combine(work, "calm", "metrics.jsonl")).Read().Last().TestLoss;
+        Assert.True(Math.Abs(disturbed - undisturbed) < 1.0, $"test loss {disturbed} vs undisturbed {undisturbed}");
+    }
+
+    private static void AssertEveryStepOnce(IReadOnlyList<LedgerEntry> ledger, int steps)
+    {
+        Assert.Equal(Enumerable.Range(0, steps).Select(i => (long)i), ledger.Select(e => e.GlobalStep));
+        Assert.All(ledger, e => Assert.Equal(128, e.Samples));
+        Assert.All(ledger, e => Assert.False(e.Skipped));
+    }
+}
