@@ -4,6 +4,7 @@ using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
 using VaeCluster.Data;
 using VaeCluster.Logging;
+using VaeCluster.Model;
 using VaeCluster.Training;
 
 namespace VaeCluster.Coordinator.Cli;
@@ -39,7 +40,7 @@ public static class TrainRunner
             return 0;
         }
 
-        var recorder = new RunRecorder(run, data.Test.Images, options.KeepCheckpoints, log);
+        var recorder = new RunRecorder(run, data.Test, options.KeepCheckpoints, log);
         using var stop = new StopSignals(cancel);
         try
         {
@@ -76,6 +77,8 @@ public static class TrainRunner
         if (options.Seed != saved.Seed || options.BatchSize != saved.BatchSize || options.LearningRate != saved.LearningRate
             || options.TrainLimit != saved.TrainLimit || options.Hidden != saved.Hidden || options.Latent != saved.Latent)
             throw new UserError("--seed, --batch-size, --lr and --train-limit cannot change when resuming; start a new run instead");
+        if (options.Model != saved.Model)
+            throw new UserError($"--model cannot change when resuming: {run.Root} trains the {ModelKindName.Of(saved.Model)} model; start a new run instead");
         if (options.Validate() is string problem) throw new UserError(problem);
         return (options, checkpoint, run);
     }

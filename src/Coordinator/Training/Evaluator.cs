@@ -1,3 +1,4 @@
+using VaeCluster.Data;
 using VaeCluster.Model;
 using VaeCluster.Training;
 using static TorchSharp.torch;
@@ -12,10 +13,11 @@ public static class Evaluator
 {
     private const int Chunk = 1000;
 
-    public static double TestLoss(Vae model, Tensor images, long seed)
+    public static double TestLoss(IVae model, MnistSplit test, long seed)
     {
         using var _ = no_grad();
         using var generator = new Generator(EpochOrder.Mix((ulong)seed ^ 0x7E57UL));
+        var images = test.Images;
         long count = images.shape[0];
         double total = 0;
         for (long start = 0; start < count; start += Chunk)
@@ -23,8 +25,8 @@ public static class Evaluator
             using var scope = NewDisposeScope();
             var x = images.narrow(0, start, Math.Min(Chunk, count - start));
             var eps = randn(new long[] { x.shape[0], model.Shape.Latent }, generator: generator);
-            var (reconstruction, mu, logVar) = model.forward(x, eps);
-            total += VaeLoss.Compute(reconstruction, x, mu, logVar).Total.item<float>();
+            var labels = LabelTensor.Of(test.Labels, start, x.shape[0]);
+            total += model.Loss(x, labels, eps).Total.item<float>();
         }
         return total / count;
     }
