@@ -24,7 +24,7 @@ public sealed class MixtureVae : IVae
         if (shape.Latent < Components)
             throw new ArgumentException($"the mixture model needs a latent size of at least {Components}, got {shape.Latent}", nameof(shape));
         Shape = shape;
-        network = new Vae(shape);
+        network = new Vae(shape, conditionInputs: Components);
         means = ComponentMeans(shape.Latent);
     }
 
@@ -45,12 +45,32 @@ public sealed class MixtureVae : IVae
 
     public (Tensor Total, Tensor Reconstruction, Tensor Kl) Loss(Tensor x, Tensor labels, Tensor eps)
     {
-        var (reconstruction, mu, logVar) = network.forward(x, eps);
+        var (mu, logVar) = network.Encode(x);
+        using var z = Vae.Reparameterize(mu, logVar, eps);
+        var reconstruction = Decode(z, labels);
         using var componentMeans = means.index_select(0, labels);
         return MixtureLoss.Compute(reconstruction, x, mu, logVar, componentMeans);
     }
 
-    public Tensor Reconstruct(Tensor x, Tensor labels) => network.Reconstruct(x, labels);
+    public Tensor Reconstruct(Tensor x, Tensor labels)
+    {
+        var (mu, logVar) = network.Encode(x);
+        using (logVar) using (mu) return Decode(mu, labels);
+    }
+
+    /// <summary>The decoder reads the digit beside z, so it never has to guess the digit from where z landed.</summary>
+    private static Tensor OneHot(Tensor digits)
+    {
+        using var hot = nn.functional.one_hot(digits, Components);
+        return hot.to_type(ScalarType.Float32);
+    }
+
+    private Tensor Decode(Tensor z, Tensor digits)
+    {
+        using var oneHot = OneHot(digits);
+        using var input = cat([z, oneHot], 1);
+        return network.Decode(input);
+    }
 
     /// <summary>z = m_y + eps for each asked digit y. Drawing from the whole mixture means drawing y uniformly first (DigitSampler).</summary>
     public Tensor Generate(Tensor eps, Tensor? digits)
@@ -59,7 +79,7 @@ public sealed class MixtureVae : IVae
             throw new ArgumentNullException(nameof(digits), "the mixture model decodes from a component: draw the digits first (uniformly, for the whole mixture)");
         using var componentMeans = means.index_select(0, digits);
         using var z = componentMeans + eps;
-        return network.Decode(z);
+        return Decode(z, digits);
     }
 
     public IReadOnlyList<(string Name, Tensor Tensor)> ExportTensors() => [.. network.NamedParameters(), (MeansName, means)];

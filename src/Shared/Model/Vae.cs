@@ -16,13 +16,18 @@ public sealed class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tens
 
     private readonly Linear fc1, fc21, fc22, fc3, fc4;
 
-    public Vae(ModelShape shape) : base(nameof(Vae))
+    public Vae(ModelShape shape) : this(shape, conditionInputs: 0)
+    {
+    }
+
+    /// <param name="conditionInputs">extra decoder inputs after z (the mixture model's one-hot digit); 0 for the reference</param>
+    internal Vae(ModelShape shape, int conditionInputs) : base(nameof(Vae))
     {
         Shape = shape;
         fc1 = nn.Linear(ImagePixels, shape.Hidden);
         fc21 = nn.Linear(shape.Hidden, shape.Latent);
         fc22 = nn.Linear(shape.Hidden, shape.Latent);
-        fc3 = nn.Linear(shape.Latent, shape.Hidden);
+        fc3 = nn.Linear(shape.Latent + conditionInputs, shape.Hidden);
         fc4 = nn.Linear(shape.Hidden, ImagePixels);
         RegisterComponents();
     }
