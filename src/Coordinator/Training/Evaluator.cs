@@ -6,14 +6,22 @@ using static TorchSharp.torch;
 namespace VaeCluster.Coordinator.Training;
 
 /// <summary>
-/// Test-set loss in nats per image, computed as the PyTorch reference does (with sampled z). The noise comes
+/// Test-set losses in nats per image, computed as the PyTorch reference does (with sampled z). The noise comes
 /// from a fixed seed so that epochs, and runs with different worker counts, are compared on the same draw.
 /// </summary>
 public static class Evaluator
 {
     private const int Chunk = 1000;
 
-    public static double TestLoss(IVae model, MnistSplit test, long seed)
+    /// <summary>The training objective on the test set (the mixture model's uses the labels).</summary>
+    public static double TestLoss(IVae model, MnistSplit test, long seed) =>
+        Average(model, test, seed, (x, labels, eps) => model.Loss(x, labels, eps).Total);
+
+    /// <summary>-ELBO of log p(x) without labels: the figure that compares the reference VAE and the mixture model.</summary>
+    public static double TestUnconditionalLoss(IVae model, MnistSplit test, long seed) =>
+        Average(model, test, seed, (x, _, eps) => model.UnconditionalLoss(x, eps));
+
+    private static double Average(IVae model, MnistSplit test, long seed, Func<Tensor, Tensor, Tensor, Tensor> lossSum)
     {
         using var _ = no_grad();
         using var generator = new Generator(EpochOrder.Mix((ulong)seed ^ 0x7E57UL));
@@ -26,7 +34,7 @@ public static class Evaluator
             var x = images.narrow(0, start, Math.Min(Chunk, count - start));
             var eps = randn(new long[] { x.shape[0], model.Shape.Latent }, generator: generator);
             var labels = LabelTensor.Of(test.Labels, start, x.shape[0]);
-            total += model.Loss(x, labels, eps).Total.item<float>();
+            total += lossSum(x, labels, eps).item<float>();
         }
         return total / count;
     }

@@ -24,6 +24,12 @@ public interface IVae : IDisposable
     /// </summary>
     (Tensor Total, Tensor Reconstruction, Tensor Kl) Loss(Tensor x, Tensor labels, Tensor eps);
 
+    /// <summary>
+    /// The negative ELBO of log p(x) summed over the batch, without labels: what compares across model kinds.
+    /// For the reference VAE it is <see cref="Loss"/>'s total.
+    /// </summary>
+    Tensor UnconditionalLoss(Tensor x, Tensor eps);
+
     /// <summary>Each image decoded from its mean code.</summary>
     Tensor Reconstruct(Tensor x, Tensor labels);
 

@@ -21,4 +21,18 @@ public static class MixtureLoss
         using (bceAndKl)
             return (bceAndKl + LabelPriorNats * x.shape[0], bce, kl);
     }
+
+    /// <summary>
+    /// One-sample estimate of KL(q(z|x) || sum_k 1/10 N(m_k, I)), summed over the batch: log q(z|x) - log p(z) at
+    /// z = mu + sigma * eps. The KL to a mixture has no closed form; this needs no labels, so it bounds -log p(x).
+    /// </summary>
+    public static Tensor KlToMixtureEstimate(Tensor z, Tensor eps, Tensor logVar, Tensor means)
+    {
+        using var scope = NewDisposeScope();
+        // The 0.5 * log(2 pi) per dimension appears in both densities and cancels.
+        var logQ = -0.5 * (logVar + eps.pow(2)).sum(1);
+        var squared = (z.unsqueeze(1) - means.unsqueeze(0)).pow(2).sum(2);      // [n, components]
+        var logP = (-0.5 * squared).logsumexp(1) - LabelPriorNats;
+        return (logQ - logP).sum().MoveToOuterDisposeScope();
+    }
 }

@@ -16,18 +16,13 @@ public sealed class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tens
 
     private readonly Linear fc1, fc21, fc22, fc3, fc4;
 
-    public Vae(ModelShape shape) : this(shape, conditionInputs: 0)
-    {
-    }
-
-    /// <param name="conditionInputs">extra decoder inputs after z (the mixture model's one-hot digit); 0 for the reference</param>
-    internal Vae(ModelShape shape, int conditionInputs) : base(nameof(Vae))
+    public Vae(ModelShape shape) : base(nameof(Vae))
     {
         Shape = shape;
         fc1 = nn.Linear(ImagePixels, shape.Hidden);
         fc21 = nn.Linear(shape.Hidden, shape.Latent);
         fc22 = nn.Linear(shape.Hidden, shape.Latent);
-        fc3 = nn.Linear(shape.Latent + conditionInputs, shape.Hidden);
+        fc3 = nn.Linear(shape.Latent, shape.Hidden);
         fc4 = nn.Linear(shape.Hidden, ImagePixels);
         RegisterComponents();
     }
@@ -66,6 +61,13 @@ public sealed class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tens
     {
         var (reconstruction, mu, logVar) = forward(x, eps);
         return VaeLoss.Compute(reconstruction, x, mu, logVar);
+    }
+
+    public Tensor UnconditionalLoss(Tensor x, Tensor eps)
+    {
+        var (reconstruction, mu, logVar) = forward(x, eps);
+        var (total, bce, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar);
+        using (bce) using (kl) return total;
     }
 
     /// <summary>Decodes the mean code: what the model keeps of x.</summary>
