@@ -10,6 +10,7 @@ var root = new RootCommand("VaeCluster: train a variational autoencoder on MNIST
     GenerateCommand.Create(),
     ExploreCommand.Create(),
     LogsCommand.Create(),
+    EvaluateCommand.Create(),
     new Command("test", "Set up and run every test (xunit). Run it as ./vae test: the launcher handles it."),
 };
 // Training owns Ctrl-C and SIGTERM itself (Hosting/StopSignals), so that it can stop cleanly and say how to resume.

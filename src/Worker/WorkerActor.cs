@@ -1,9 +1,9 @@
 using Akka.Actor;
 using Akka.Event;
+using VaeCluster.Data;
 using VaeCluster.Hosting;
 using VaeCluster.Model;
 using VaeCluster.Protocol;
-using static TorchSharp.torch;
 
 namespace VaeCluster.Worker;
 
@@ -15,16 +15,16 @@ public sealed class WorkerActor : ReceiveActor
 {
     private readonly string workerId;
     private readonly IActorRef coordinator;
-    private readonly Vae replica;
+    private readonly IVae replica;
     private readonly ShardGradientComputer computer;
     private readonly ILoggingAdapter log = Context.GetLogger();
 
-    public WorkerActor(string workerId, IActorRef coordinator, ModelShape shape, Tensor trainImages)
+    public WorkerActor(string workerId, IActorRef coordinator, ModelShape shape, MnistSplit train)
     {
         this.workerId = workerId;
         this.coordinator = coordinator;
-        replica = new Vae(shape);
-        computer = new ShardGradientComputer(replica, trainImages);
+        replica = ModelFactory.Create(shape);
+        computer = new ShardGradientComputer(replica, train);
 
         Receive<WorkerAccepted>(accepted =>
         {
@@ -43,7 +43,7 @@ public sealed class WorkerActor : ReceiveActor
 
     protected override void PostStop() => replica.Dispose();
 
-    public static Props Props(string workerId, IActorRef coordinator, ModelShape shape, Tensor trainImages) =>
-        Akka.Actor.Props.Create(() => new WorkerActor(workerId, coordinator, shape, trainImages))
+    public static Props Props(string workerId, IActorRef coordinator, ModelShape shape, MnistSplit train) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(workerId, coordinator, shape, train))
             .WithDispatcher(AkkaHost.PinnedDispatcher);
 }

@@ -41,7 +41,8 @@ public static class ExploreCommand
             if (count > 50) throw new UserError("--steps must be at most 50");
             var dir = ExistingRun(result.GetValue(run)!);
             var output = result.GetValue(out_) ?? Path.Combine(dir.Root, "explore", $"interpolate-{a}-{b}.png");
-            using var model = GenerateCommand.LoadModel(dir);
+            using var trained = TrainedModel.Load(dir, message => new UserError(message));
+            var model = trained.Model;
             using var test = TestSet(result.GetValue(data));
             using var codes = LatentCodes.Means(model, test.Test.Images);
             InterpolationStrip.Draw(model, codes, test.Test.Labels, a, b, count, output);
@@ -63,7 +64,8 @@ public static class ExploreCommand
         {
             var dir = ExistingRun(result.GetValue(run)!);
             var output = result.GetValue(out_) ?? Path.Combine(dir.Root, "explore", "latent.png");
-            using var model = GenerateCommand.LoadModel(dir);
+            using var trained = TrainedModel.Load(dir, message => new UserError(message));
+            var model = trained.Model;
             using var test = TestSet(result.GetValue(data));
             using var codes = LatentCodes.Means(model, test.Test.Images);
             LatentMap.Draw(codes, test.Test.Labels, output);

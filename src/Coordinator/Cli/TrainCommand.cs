@@ -1,5 +1,6 @@
 using System.CommandLine;
 using VaeCluster.Cluster;
+using VaeCluster.Model;
 using VaeCluster.Training;
 
 namespace VaeCluster.Coordinator.Cli;
@@ -26,6 +27,17 @@ public static class TrainCommand
     private static readonly Option<int?> KeepCheckpoints = NumberOption.Whole("--keep-checkpoints", $"Checkpoints to keep (default {Defaults.KeepCheckpoints}).", 1);
     private static readonly Option<double?> StepTimeout = NumberOption.Positive("--step-timeout", $"Seconds a worker has to answer its shard before the shard goes to another (default {Defaults.StepTimeout.TotalSeconds}).");
     private static readonly Option<int?> TrainLimit = NumberOption.Whole("--train-limit", "Train on the first N training images only (quick runs).", 1);
+    private static readonly Option<ModelKind?> Model = new("--model")
+    {
+        Description = "Model to train: vae (the reference VAE, default) or mixture (one prior component per digit, so generate --digit works).",
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Single().Value;
+            if (ModelKindName.TryParse(text, out var kind)) return kind;
+            result.AddError($"--model expects vae or mixture, got '{text}'.");
+            return null;
+        },
+    };
     private static readonly Option<int?> LogEvery = NumberOption.Whole("--log-every", $"Log progress every N steps (default {Defaults.LogEvery}).", 1);
 
     private static readonly Option<bool> Cluster = new("--cluster")
@@ -65,7 +77,7 @@ public static class TrainCommand
         foreach (var option in new Option[]
                  {
                      Epochs, Workers, MinWorkers, Deterministic, BatchSize, Seed, LearningRate, Data, Run, Resume, CheckpointEvery, KeepCheckpoints,
-                     StepTimeout, TrainLimit, LogEvery,
+                     StepTimeout, TrainLimit, LogEvery, Model,
                  })
             command.Options.Add(option);
         command.SetAction((result, cancel) => UserError.Report(() =>
@@ -107,6 +119,7 @@ public static class TrainCommand
         StepTimeout = r.GetValue(StepTimeout) is double s ? TimeSpan.FromSeconds(s) : o.StepTimeout,
         TrainLimit = r.GetValue(TrainLimit) ?? o.TrainLimit,
         LogEvery = r.GetValue(LogEvery) ?? o.LogEvery,
+        Model = r.GetValue(Model) ?? o.Model,
     };
 }
 

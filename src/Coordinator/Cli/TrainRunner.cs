@@ -6,6 +6,7 @@ using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
 using VaeCluster.Data;
 using VaeCluster.Logging;
+using VaeCluster.Model;
 using VaeCluster.Training;
 
 namespace VaeCluster.Coordinator.Cli;
@@ -42,7 +43,7 @@ public static class TrainRunner
             return 0;
         }
 
-        using var recorder = new RunRecorder(run, data.Test.Images, options.KeepCheckpoints, log);
+        using var recorder = new RunRecorder(run, data.Test, options.KeepCheckpoints, log);
         using var stop = new StopSignals(cancel);
         try
         {
@@ -84,6 +85,8 @@ public static class TrainRunner
             || options.TrainLimit != saved.TrainLimit || options.Hidden != saved.Hidden || options.Latent != saved.Latent
             || options.Deterministic != saved.Deterministic)
             throw new UserError("--seed, --batch-size, --lr, --train-limit and --deterministic cannot change when resuming; start a new run instead");
+        if (options.Model != saved.Model)
+            throw new UserError($"--model cannot change when resuming: {run.Root} trains the {ModelKindName.Of(saved.Model)} model; start a new run instead");
         if (options.Validate() is string problem) throw new UserError(problem);
         return (options, checkpoint, run);
     }

@@ -41,7 +41,7 @@ public static class WorkerCommand
             if (result.GetValue(ExitWithParent)) StopWhenStdinCloses(stop);
             try
             {
-                int exit = await WorkerNodeHost.RunAsync(id, settings, data.Train.Images, log, stop.Token);
+                int exit = await WorkerNodeHost.RunAsync(id, settings, data.Train, log, stop.Token);
                 log.Information("Worker {Worker} peak memory {PeakMemoryMb} MB", id, ProcessMemory.PeakMegabytes());
                 return exit;
             }

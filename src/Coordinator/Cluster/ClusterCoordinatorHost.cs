@@ -44,7 +44,7 @@ public static class ClusterCoordinatorHost
         TrainingMonitors.Start(system, new ProgressPlan(state.Options.Epochs, state.StepsPerEpoch));
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
-            settings.AdvertisedHost, dataPlane.Port, state.Options.Hidden, state.Options.Latent, trainSamples,
+            settings.AdvertisedHost, dataPlane.Port, state.Options.Shape, trainSamples,
             layout, published, cookie), log), WorkerGateway.Name);
         dataPlane.AcceptInto(gateway);
         log.Information("Coordinator node up at {Address}; seed for workers: --seed {Seed}; data plane on port {DataPort}; waiting for {Workers} workers",

@@ -4,6 +4,7 @@ using Akka.Actor;
 using Serilog;
 using VaeCluster.Cluster;
 using VaeCluster.DataPlane;
+using VaeCluster.Model;
 
 namespace VaeCluster.Coordinator.Cluster;
 
@@ -68,7 +69,7 @@ public sealed class WorkerGateway : ReceiveActor
             : SharedTensorRegion.Create($"vaecluster-{Environment.ProcessId}-{token[..12]}.grad", TensorLayout.PayloadBytes(settings.Layout), settings.Cookie);
         pending[token] = new Pending(join.WorkerId, Sender, gradients);
         var shared = gradients is null ? null : new SharedMemoryOffer(settings.Parameters!.Path, gradients.Path, settings.Cookie);
-        Sender.Tell(new DataPlaneOffer(join.WorkerId, settings.DataHost, settings.DataPort, token, settings.Hidden, settings.Latent, shared));
+        Sender.Tell(new DataPlaneOffer(join.WorkerId, settings.DataHost, settings.DataPort, token, settings.Model, shared));
         log.Debug("Offered the data plane to worker {Worker} at {Node}", join.WorkerId, Sender.Path.Address);
     }
 
@@ -117,7 +118,7 @@ public sealed class WorkerGateway : ReceiveActor
 /// on this machine may use shared memory, where the parameters are published and the cookie of this process.
 /// </summary>
 public sealed record GatewaySettings(
-    string DataHost, int DataPort, int Hidden, int Latent, int TrainSamples, IReadOnlyList<TensorLayout> Layout,
+    string DataHost, int DataPort, ModelShape Model, int TrainSamples, IReadOnlyList<TensorLayout> Layout,
     ParameterPublisher? Parameters = null, string Cookie = "");
 
 /// <summary>A link's shared-memory path: parameters from the run's publisher, gradients in the worker's own region.</summary>

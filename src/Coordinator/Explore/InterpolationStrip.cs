@@ -11,7 +11,7 @@ namespace VaeCluster.Coordinator.Explore;
 public static class InterpolationStrip
 {
     /// <param name="codes">the test set's mean codes [n, latent], from <see cref="LatentCodes.Means"/></param>
-    public static void Draw(Vae model, Tensor codes, byte[] labels, int from, int to, int steps, string path)
+    public static void Draw(IVae model, Tensor codes, byte[] labels, int from, int to, int steps, string path)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();

@@ -10,7 +10,7 @@ public static class LatentCodes
 
     /// <param name="images">[n, 784], pixels in [0, 1]</param>
     /// <returns>[n, latent], owned by the caller</returns>
-    public static Tensor Means(Vae model, Tensor images)
+    public static Tensor Means(IVae model, Tensor images)
     {
         using var _ = no_grad();
         var parts = new List<Tensor>();

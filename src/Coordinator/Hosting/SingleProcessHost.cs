@@ -23,7 +23,7 @@ public static class SingleProcessHost
     {
         TorchSharp.torch.set_num_threads(1);
         var outcome = new TaskCompletionSource<TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var shape = new ModelShape(state.Options.Hidden, state.Options.Latent);
+        var shape = state.Options.Shape;
 
         using var host = AkkaHost.Build(log, akka => akka.WithActors((system, registry) =>
         {
@@ -32,7 +32,7 @@ public static class SingleProcessHost
             var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
             registry.Register<CoordinatorActor>(coordinator);
             for (int i = 1; i <= state.Options.Workers; i++)
-                system.ActorOf(WorkerActor.Props($"worker-{i}", coordinator, shape, data.Train.Images), $"worker-{i}");
+                system.ActorOf(WorkerActor.Props($"worker-{i}", coordinator, shape, data.Train), $"worker-{i}");
         }));
         await host.StartAsync(cancel);
         try

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
 namespace VaeCluster.Coordinator.Run;
@@ -13,27 +14,39 @@ public sealed record EpochMetrics(
     [property: JsonPropertyName("train_s")] double TrainSeconds,
     [property: JsonPropertyName("workers")] int Workers);
 
-/// <summary>Appends epoch metrics as JSON lines; a resumed run first drops the lines it is about to redo.</summary>
+/// <summary>
+/// Appends JSON lines: one per epoch, and event lines ({"event": "evaluate", "epoch": E, ...}) that describe the
+/// model as it was after epoch E. A resumed run first drops the lines of the epochs it is about to redo.
+/// </summary>
 public sealed class MetricsLog(string path)
 {
-    public void Append(EpochMetrics metrics)
+    public void Append(EpochMetrics metrics) => AppendLine(JsonSerializer.Serialize(metrics));
+
+    public void AppendLine(string json)
     {
         using var stream = new FileStream(path, FileMode.Append, FileAccess.Write);
         using var writer = new StreamWriter(stream);
-        writer.WriteLine(JsonSerializer.Serialize(metrics));
+        writer.WriteLine(json);
         writer.Flush();
         stream.Flush(flushToDisk: true);
     }
 
-    public IReadOnlyList<EpochMetrics> Read() => !File.Exists(path)
-        ? []
-        : File.ReadAllLines(path).Where(l => l.Length > 0)
-            .Select(l => JsonSerializer.Deserialize<EpochMetrics>(l)!).ToList();
+    /// <summary>The epoch lines; event lines are skipped.</summary>
+    public IReadOnlyList<EpochMetrics> Read() => Lines()
+        .Where(l => !IsEvent(l))
+        .Select(l => JsonSerializer.Deserialize<EpochMetrics>(l)!).ToList();
 
-    /// <summary>Keeps only epochs before <paramref name="epoch"/>.</summary>
+    /// <summary>Keeps only lines about epochs before <paramref name="epoch"/>, verbatim (event lines keep all their fields).</summary>
     public void TruncateFrom(int epoch)
     {
-        var kept = Read().Where(m => m.Epoch < epoch).Select(m => JsonSerializer.Serialize(m));
+        var kept = Lines().Where(l => EpochOf(l) is not { } e || e < epoch);
         AtomicFile.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
     }
+
+    private IEnumerable<string> Lines() => File.Exists(path) ? File.ReadAllLines(path).Where(l => l.Length > 0) : [];
+
+    private static bool IsEvent(string line) => JsonNode.Parse(line) is JsonObject o && o.ContainsKey("event");
+
+    private static int? EpochOf(string line) =>
+        JsonNode.Parse(line) is JsonObject o && o["epoch"] is JsonValue v && v.TryGetValue<int>(out var e) ? e : null;
 }

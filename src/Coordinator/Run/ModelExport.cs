@@ -5,16 +5,17 @@ using VaeCluster.Training;
 namespace VaeCluster.Coordinator.Run;
 
 /// <summary>
-/// RUN_DIR/model.safetensors: the reference model's weights under PyTorch's state_dict names and layouts
-/// (Linear weights are [out, in] in both frameworks), plus enough metadata to rebuild the model.
+/// RUN_DIR/model.safetensors: the weights under PyTorch's state_dict names and layouts (Linear weights are
+/// [out, in] in both frameworks), plus enough metadata to rebuild the model. The reference VAE's file is exactly
+/// a PyTorch state_dict; the mixture model's adds its component means (docs/CHECKPOINT_FORMAT.md).
 /// </summary>
 public static class ModelExport
 {
-    public static void Write(string path, Vae model, TrainingOptions options, TrainingCursor cursor) =>
-        SafeTensorsFile.Write(path, model.NamedParameters(), new Dictionary<string, string>
+    public static void Write(string path, IVae model, TrainingOptions options, TrainingCursor cursor) =>
+        SafeTensorsFile.Write(path, model.ExportTensors(), new Dictionary<string, string>
         {
             ["format"] = "vaecluster-model/1",
-            ["model"] = "vae",
+            ["model"] = ModelKindName.Of(model.Shape.Kind),
             ["hidden"] = model.Shape.Hidden.ToString(),
             ["latent"] = model.Shape.Latent.ToString(),
             ["epochs"] = (cursor.Epoch - 1).ToString(),
@@ -22,14 +23,20 @@ public static class ModelExport
             ["config"] = options.ToJson(),
         });
 
-    /// <summary>Loads an exported model for generation.</summary>
-    public static Vae Read(string path)
+    /// <summary>Loads an exported model for generation; an export without "model" metadata is the reference VAE.</summary>
+    public static IVae Read(string path) => Read(path, SafeTensorsFile.Read(path));
+
+    public static IVae Read(string path, SafeTensorsContent content)
     {
-        var content = SafeTensorsFile.Read(path);
         if (!content.Metadata.TryGetValue("hidden", out var hidden) || !content.Metadata.TryGetValue("latent", out var latent)
             || !int.TryParse(hidden, out int h) || !int.TryParse(latent, out int z))
             throw new CheckpointError(path, "not a VaeCluster model export (metadata hidden/latent missing)");
-        var model = new Vae(new ModelShape(h, z));
+        var kindName = content.Metadata.GetValueOrDefault("model", "vae");
+        if (!ModelKindName.TryParse(kindName, out var kind))
+            throw new CheckpointError(path, $"unknown model kind '{kindName}' (expected vae or mixture)");
+        if (kind == ModelKind.Mixture && z < MixtureVae.Components)
+            throw new CheckpointError(path, $"a mixture model needs latent >= {MixtureVae.Components}, metadata says {z}");
+        var model = ModelFactory.Create(new ModelShape(h, z, kind));
         var saved = content.Tensors.ToDictionary(t => t.Name, t => content.ToTensor(t.Name));
         try
         {

@@ -1,14 +1,14 @@
 using Serilog;
 using VaeCluster.Checkpoints;
 using VaeCluster.Coordinator.Training;
-using static TorchSharp.torch;
+using VaeCluster.Data;
 
 namespace VaeCluster.Coordinator.Run;
 
 /// <summary>
 /// Writes what a run leaves behind: checkpoints, per-epoch metrics and pictures, and the final export.
 /// </summary>
-public sealed class RunRecorder(RunDirectory run, Tensor testImages, int keepCheckpoints, ILogger log) : IDisposable
+public sealed class RunRecorder(RunDirectory run, MnistSplit test, int keepCheckpoints, ILogger log) : IDisposable
 {
     private const int SampleCount = 64;
     private readonly CheckpointStore checkpoints = new(run.Checkpoints, keepCheckpoints);
@@ -31,13 +31,13 @@ public sealed class RunRecorder(RunDirectory run, Tensor testImages, int keepChe
         var record = new EpochMetrics(
             state.Cursor.Epoch, state.Cursor.GlobalStep,
             TrainLoss: Math.Round(tally.LossSum / Math.Max(1, tally.Samples), 4),
-            TestLoss: Math.Round(Evaluator.TestLoss(state.Model, testImages, state.Options.Seed), 4),
+            TestLoss: Math.Round(Evaluator.TestLoss(state.Model, test, state.Options.Seed), 4),
             SamplesPerSecond: Math.Round(tally.Samples / Math.Max(1e-9, tally.Seconds), 1),
             TrainSeconds: Math.Round(tally.Seconds, 3),
             Workers: workers);
         metrics.Append(record);
         RunPictures.Samples(state.Model, run.Samples, SampleCount, state.Options.Seed);
-        RunPictures.Reconstructions(state.Model, testImages, run.Reconstructions);
+        RunPictures.Reconstructions(state.Model, test, run.Reconstructions);
         state.StartNextEpoch();
         SaveCheckpoint(state);
         return record;

@@ -17,7 +17,7 @@ public sealed class TrainingState : IDisposable
     private int permutationEpoch = -1;
 
     public TrainingOptions Options { get; }
-    public Vae Model { get; }
+    public IVae Model { get; }
     public Adam Optimizer { get; }
     public IReadOnlyList<(string Name, Tensor Tensor)> Parameters { get; }
     public TrainingCursor Cursor { get; private set; }
@@ -28,7 +28,7 @@ public sealed class TrainingState : IDisposable
         this.trainCount = trainCount;
         // Seeded like the PyTorch reference: the initial weights depend on the seed alone.
         manual_seed(options.Seed);
-        Model = new Vae(new ModelShape(options.Hidden, options.Latent));
+        Model = ModelFactory.Create(options.Shape);
         Parameters = Model.NamedParameters();
         Optimizer = new Adam(Parameters, options.LearningRate);
         Cursor = new TrainingCursor(Epoch: 1, StepInEpoch: 0, GlobalStep: 0);

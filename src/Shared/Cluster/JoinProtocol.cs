@@ -1,3 +1,5 @@
+using VaeCluster.Model;
+
 namespace VaeCluster.Cluster;
 
 /// <summary>
@@ -16,7 +18,7 @@ public sealed record JoinTraining(string WorkerId, int ProtocolVersion, int Trai
 /// coordinator's machine can open <paramref name="SharedMemory"/> and move tensors through it instead of the socket.
 /// </summary>
 public sealed record DataPlaneOffer(
-    string WorkerId, string Host, int Port, string Token, int Hidden, int Latent, SharedMemoryOffer? SharedMemory) : IJoinMessage;
+    string WorkerId, string Host, int Port, string Token, ModelShape Model, SharedMemoryOffer? SharedMemory) : IJoinMessage;
 
 /// <summary>Where the parameters are published each step and where this worker writes its gradients; both files start with Cookie.</summary>
 public sealed record SharedMemoryOffer(string ParametersPath, string GradientPath, string Cookie);

@@ -8,7 +8,7 @@ namespace VaeCluster.Model;
 /// The reference VAE of pytorch/examples (784-400-20-400-784). Layer names match PyTorch's state_dict
 /// (fc1, fc21, fc22, fc3, fc4) so that exported weights load there unchanged.
 /// </summary>
-public sealed class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tensor Mu, Tensor LogVar)>
+public sealed class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tensor Mu, Tensor LogVar)>, IVae
 {
     public const int ImagePixels = 784;
 
@@ -56,6 +56,34 @@ public sealed class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tens
         return (Decode(z), mu, logVar);
     }
 
+    /// <summary>The summed negative ELBO of pytorch/examples (labels are not used: this model is unconditional).</summary>
+    public (Tensor Total, Tensor Reconstruction, Tensor Kl) Loss(Tensor x, Tensor labels, Tensor eps)
+    {
+        var (reconstruction, mu, logVar) = forward(x, eps);
+        return VaeLoss.Compute(reconstruction, x, mu, logVar);
+    }
+
+    public Tensor UnconditionalLoss(Tensor x, Tensor eps)
+    {
+        var (reconstruction, mu, logVar) = forward(x, eps);
+        var (total, bce, kl) = VaeLoss.Compute(reconstruction, x, mu, logVar);
+        using (bce) using (kl) return total;
+    }
+
+    /// <summary>Decodes the mean code: what the model keeps of x.</summary>
+    public Tensor Reconstruct(Tensor x, Tensor labels)
+    {
+        var (mu, logVar) = Encode(x);
+        using (logVar) using (mu) return Decode(mu);
+    }
+
+    /// <summary>New digits decoded from z = eps ~ N(0, I); this model cannot be asked for a digit.</summary>
+    public Tensor Generate(Tensor eps, Tensor? digits) => digits is null
+        ? Decode(eps)
+        : throw new InvalidOperationException("the reference VAE is unconditional: it cannot draw a chosen digit");
+
+    public IReadOnlyList<(string Name, Tensor Tensor)> ExportTensors() => NamedParameters();
+
     /// <summary>
     /// Makes this replica compute with another model's parameter storage: single-process workers read the
     /// coordinator's parameters in place instead of copying 2.6 MB every step. Gradients stay this replica's own.
@@ -90,10 +118,4 @@ public sealed class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tens
     /// <summary>Parameters in PyTorch's state_dict order, with PyTorch's names.</summary>
     public IReadOnlyList<(string Name, Tensor Tensor)> NamedParameters() =>
         named_parameters().Select(p => (p.name, (Tensor)p.parameter)).ToList();
-}
-
-/// <summary>The sizes that define the model; the image size is fixed by MNIST.</summary>
-public sealed record ModelShape(int Hidden = 400, int Latent = 20)
-{
-    public static readonly ModelShape Reference = new();
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using VaeCluster.Model;
 
 namespace VaeCluster.Training;
 
@@ -17,6 +18,8 @@ public sealed record TrainingOptions
     public double LearningRate { get; init; } = 1e-3;
     public int Hidden { get; init; } = 400;
     public int Latent { get; init; } = 20;
+    /// <summary>Which model to train: the reference VAE, or the digit-conditional mixture model.</summary>
+    public ModelKind Model { get; init; } = ModelKind.Vae;
     /// <summary>Checkpoint every this many steps (and at each epoch end).</summary>
     public int CheckpointEvery { get; init; } = 200;
     public int KeepCheckpoints { get; init; } = 3;
@@ -39,8 +42,12 @@ public sealed record TrainingOptions
     {
         WriteIndented = false,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter() },
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
+
+    /// <summary>The model these options train; derived, so not written to JSON.</summary>
+    [JsonIgnore]
+    public ModelShape Shape => new(Hidden, Latent, Model);
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
@@ -60,6 +67,9 @@ public sealed record TrainingOptions
         { CheckpointEvery: < 1 } => "--checkpoint-every must be at least 1",
         { KeepCheckpoints: < 1 } => "--keep-checkpoints must be at least 1",
         { TrainLimit: < 1 } => "--train-limit must be at least 1",
+        { Model: not (ModelKind.Vae or ModelKind.Mixture) } => "--model must be vae or mixture",
+        { Model: ModelKind.Mixture, Latent: < MixtureVae.Components } =>
+            $"the mixture model needs a latent size of at least {MixtureVae.Components} (one axis per digit), got {Latent}",
         _ => null,
     };
 }

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Serilog;
 using VaeCluster.Cluster;
+using VaeCluster.Data;
 using VaeCluster.DataPlane;
 using VaeCluster.Model;
 using VaeCluster.Protocol;
@@ -27,12 +28,12 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private sealed class TryJoin { public static readonly TryJoin Instance = new(); }
 
     private readonly string workerId;
-    private readonly Tensor trainImages;
+    private readonly MnistSplit train;
     private readonly TaskCompletionSource<WorkerSessionEnd> ended;
     private readonly ILogger log;
     private Address? coordinatorNode;
     private FrameChannel? channel;
-    private Vae? parameterBuffer;
+    private IVae? parameterBuffer;
     private IActorRef? worker;
     private long computeStarted;
     private int attempts;
@@ -41,17 +42,17 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public CoordinatorLink(string workerId, Tensor trainImages, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log)
+    public CoordinatorLink(string workerId, MnistSplit train, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log)
     {
         this.workerId = workerId;
-        this.trainImages = trainImages;
+        this.train = train;
         this.ended = ended;
         this.log = log;
         Joining();
     }
 
-    public static Props Props(string workerId, Tensor trainImages, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log) =>
-        Akka.Actor.Props.Create(() => new CoordinatorLink(workerId, trainImages, ended, log));
+    public static Props Props(string workerId, MnistSplit train, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log) =>
+        Akka.Actor.Props.Create(() => new CoordinatorLink(workerId, train, ended, log));
 
     protected override void PreStart()
     {
@@ -126,15 +127,15 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private void AskToJoin()
     {
         var gateway = Context.ActorSelection(new RootActorPath(coordinatorNode!) / "user" / "worker-gateway");
-        gateway.Tell(new JoinTraining(workerId, ProtocolVersion: 1, TrainSamples: (int)trainImages.shape[0]));
+        gateway.Tell(new JoinTraining(workerId, ProtocolVersion: 1, TrainSamples: train.Count));
     }
 
     private void Connect(DataPlaneOffer offer)
     {
         try
         {
-            var shape = new ModelShape(offer.Hidden, offer.Latent);
-            parameterBuffer = new Vae(shape);
+            var shape = offer.Model;
+            parameterBuffer = ModelFactory.Create(shape);
             var layout = TensorLayout.Of(parameterBuffer.NamedParameters());
             OpenSharedMemory(offer.SharedMemory, TensorLayout.PayloadBytes(layout));
             channel = FrameChannel.Connect(offer.Host, offer.Port, HandshakeDeadline);
@@ -156,8 +157,8 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             channel.SetReceiveTimeout(null);
             Timers.Cancel(nameof(TryJoin));
             Become(Connected);
-            latent = offer.Latent;
-            worker = Context.ActorOf(WorkerActor.Props(workerId, Self, shape, trainImages), "worker");
+            latent = shape.Latent;
+            worker = Context.ActorOf(WorkerActor.Props(workerId, Self, shape, train), "worker");
             log.Information("Worker {Worker} joined: data plane connected to {Remote} ({Transport})", workerId, channel.Remote,
                 sharedGradients is null ? "tensors over TCP" : "tensors through shared memory");
         }
@@ -200,7 +201,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     /// <summary>Receives Shard and Bye frames until the connection ends; runs on its own thread.</summary>
     private void ReadLoop(FrameChannel open, IReadOnlyList<Tensor> parameters, SharedTensorRegion? fromSharedMemory, int latent, IActorRef self)
     {
-        int trainSamples = (int)trainImages.shape[0];
+        int trainSamples = train.Count;
         try
         {
             while (true)

@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using ILogger = Serilog.ILogger;
 using VaeCluster.Cluster;
 using VaeCluster.Hosting;
-using static TorchSharp.torch;
+using VaeCluster.Data;
 
 namespace VaeCluster.Worker.Cluster;
 
@@ -18,12 +18,12 @@ public static class WorkerNodeHost
     private static readonly TimeSpan RejoinAfter = TimeSpan.FromSeconds(2);
 
     /// <returns>0 when training finished, 1 when the coordinator refused this worker.</returns>
-    public static async Task<int> RunAsync(string workerId, ClusterSettings settings, Tensor trainImages, ILogger log, CancellationToken cancel)
+    public static async Task<int> RunAsync(string workerId, ClusterSettings settings, MnistSplit train, ILogger log, CancellationToken cancel)
     {
-        set_num_threads(1);
+        TorchSharp.torch.set_num_threads(1);
         while (true)
         {
-            var end = await RunSessionAsync(workerId, settings, trainImages, log, cancel);
+            var end = await RunSessionAsync(workerId, settings, train, log, cancel);
             switch (end.Outcome)
             {
                 case WorkerSessionOutcome.Finished:
@@ -41,12 +41,12 @@ public static class WorkerNodeHost
     }
 
     private static async Task<WorkerSessionEnd> RunSessionAsync(
-        string workerId, ClusterSettings settings, Tensor trainImages, ILogger log, CancellationToken cancel)
+        string workerId, ClusterSettings settings, MnistSplit train, ILogger log, CancellationToken cancel)
     {
         var ended = new TaskCompletionSource<WorkerSessionEnd>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var host = AkkaHost.Build(log, akka => akka
             .WithVaeCluster(settings, ClusterDefaults.WorkerRole, settings.Seeds)
-            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, trainImages, ended, log), "coordinator-link")));
+            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, train, ended, log), "coordinator-link")));
         await host.StartAsync(cancel);
         var system = host.Services.GetRequiredService<ActorSystem>();
         // Downed by the cluster (the coordinator unreachable for too long): the ActorSystem ends; rejoin.

@@ -26,7 +26,7 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
     public WorkerGatewaySpecs() : base($"{AkkaHost.PinnedDispatcher} {{ type = PinnedDispatcher }}")
     {
         coordinator = CreateTestProbe();
-        var settings = new GatewaySettings("127.0.0.1", listener.Port, 400, 20, TrainSamples, TensorLayout.Of(master.NamedParameters()));
+        var settings = new GatewaySettings("127.0.0.1", listener.Port, ModelShape.Reference, TrainSamples, TensorLayout.Of(master.NamedParameters()));
         gateway = Sys.ActorOf(WorkerGateway.Props(coordinator.Ref, settings, Serilog.Core.Logger.None));
         listener.AcceptInto(gateway);
     }

@@ -33,7 +33,7 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
         state = TrainingState.Fresh(options, trainCount);
         var run = new RunDirectory(runDir);
         run.Create();
-        var recorder = new RunRecorder(run, testImages, keepCheckpoints: 2, Serilog.Core.Logger.None);
+        var recorder = new RunRecorder(run, new VaeCluster.Data.MnistSplit(testImages, new byte[100]), keepCheckpoints: 2, Serilog.Core.Logger.None);
         return Sys.ActorOf(CoordinatorActor.Props(state, recorder, Serilog.Core.Logger.None));
     }
 

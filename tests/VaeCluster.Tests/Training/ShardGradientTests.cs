@@ -1,4 +1,5 @@
 using VaeCluster.Coordinator.Training;
+using VaeCluster.Data;
 using VaeCluster.Model;
 using VaeCluster.Protocol;
 using VaeCluster.Training;
@@ -13,21 +14,27 @@ public sealed class ShardGradientTests
     private const int Batch = 128;
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(4)]
-    public void Should_combine_shard_gradients_into_the_full_batch_gradient(int workers)
+    [InlineData(1, ModelKind.Vae)]
+    [InlineData(2, ModelKind.Vae)]
+    [InlineData(3, ModelKind.Vae)]
+    [InlineData(4, ModelKind.Vae)]
+    [InlineData(1, ModelKind.Mixture)]
+    [InlineData(3, ModelKind.Mixture)]
+    [InlineData(4, ModelKind.Mixture)]
+    public void Should_combine_shard_gradients_into_the_full_batch_gradient(int workers, ModelKind kind)
     {
         set_num_threads(1);
         manual_seed(7);
-        using var master = new Vae(ModelShape.Reference);
+        var shape = ModelShape.Reference with { Kind = kind };
+        using var master = ModelFactory.Create(shape);
         var parameters = master.NamedParameters();
         using var images = rand(512, Vae.ImagePixels);
+        var labels = Enumerable.Range(0, 512).Select(i => (byte)(i * 7 % 10)).ToArray();
+        var train = new MnistSplit(images, labels);
         var batch = BatchOf(step: 3);
 
-        using var full = ComputeOn(parameters, images, ShardPlanner.Cut(batch, 1)).Single().Gradient;
-        var shards = ComputeOn(parameters, images, ShardPlanner.Cut(batch, workers));
+        using var full = ComputeOn(shape, parameters, train, ShardPlanner.Cut(batch, 1)).Single().Gradient;
+        var shards = ComputeOn(shape, parameters, train, ShardPlanner.Cut(batch, workers));
         Assert.Equal(workers, shards.Count);
         Assert.Equal(Batch, shards.Sum(s => s.SampleCount));
         var combined = GradientCombiner.SumInShardOrder(shards);
@@ -59,11 +66,11 @@ public sealed class ShardGradientTests
 
     /// <summary>Each shard on its own replica that shares the master's parameters, as single-process workers do.</summary>
     private static List<ShardGradient> ComputeOn(
-        IReadOnlyList<(string Name, Tensor Tensor)> parameters, Tensor images, IReadOnlyList<ComputeShard> shards) =>
+        ModelShape shape, IReadOnlyList<(string Name, Tensor Tensor)> parameters, MnistSplit train, IReadOnlyList<ComputeShard> shards) =>
         shards.Select((shard, i) =>
         {
-            using var replica = new Vae(ModelShape.Reference);
+            using var replica = ModelFactory.Create(shape);
             replica.ShareParametersOf(parameters);
-            return new ShardGradientComputer(replica, images).Compute(shard, $"w{i}");
+            return new ShardGradientComputer(replica, train).Compute(shard, $"w{i}");
         }).ToList();
 }

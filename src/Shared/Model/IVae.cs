@@ -1,0 +1,49 @@
+using static TorchSharp.torch;
+
+namespace VaeCluster.Model;
+
+/// <summary>
+/// What training, evaluation and generation need from a model, whichever kind it is. Parameters keep a fixed,
+/// state_dict-like order and names: gradients, Adam moments and checkpoints are lists in that order.
+/// </summary>
+public interface IVae : IDisposable
+{
+    ModelShape Shape { get; }
+
+    IReadOnlyList<(string Name, Tensor Tensor)> NamedParameters();
+
+    /// <summary>Computes with another model's parameter storage (single-process workers); gradients stay this model's own.</summary>
+    void ShareParametersOf(IReadOnlyList<(string Name, Tensor Tensor)> master);
+
+    /// <summary>Copies saved values into the parameters; names and shapes must match exactly.</summary>
+    void LoadParameters(IReadOnlyDictionary<string, Tensor> saved);
+
+    /// <summary>
+    /// The negative ELBO summed over the batch (sums, so shard losses add up to the global batch's), with its
+    /// reconstruction and KL parts. <paramref name="labels"/> are int64 digits; an unconditional model ignores them.
+    /// </summary>
+    (Tensor Total, Tensor Reconstruction, Tensor Kl) Loss(Tensor x, Tensor labels, Tensor eps);
+
+    /// <summary>
+    /// The negative ELBO of log p(x) summed over the batch, without labels: what compares across model kinds.
+    /// For the reference VAE it is <see cref="Loss"/>'s total.
+    /// </summary>
+    Tensor UnconditionalLoss(Tensor x, Tensor eps);
+
+    /// <summary>The approximate posterior q(z|x): its mean and log-variance.</summary>
+    (Tensor Mu, Tensor LogVar) Encode(Tensor x);
+
+    /// <summary>Images (pixel probabilities) decoded from latent codes.</summary>
+    Tensor Decode(Tensor z);
+
+    /// <summary>Each image decoded from its mean code.</summary>
+    Tensor Reconstruct(Tensor x, Tensor labels);
+
+    /// <summary>Decodes new digits from standard normal <paramref name="eps"/>; <paramref name="digits"/> (int64) asks for digits.</summary>
+    Tensor Generate(Tensor eps, Tensor? digits);
+
+    /// <summary>What model.safetensors holds: the parameters, then any fixed tensors the model is defined by.</summary>
+    IReadOnlyList<(string Name, Tensor Tensor)> ExportTensors();
+
+    void zero_grad(bool set_to_none = true);
+}
