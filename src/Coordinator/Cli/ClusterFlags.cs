@@ -15,6 +15,7 @@ public static class ClusterFlags
     public static readonly Option<string?> PublicHost = new("--public-host") { Description = "Name or address other nodes reach this one by (default: --host)." };
     public static readonly Option<int?> Port = NumberOption.Whole("--port", "Akka.Remote port (0: any free port).", 0);
     public static readonly Option<int?> DataPort = NumberOption.Whole("--data-port", "Data-plane port for parameters and gradients (0: any free port).", 0);
+    public static readonly Option<string?> SecretFile = new("--secret-file") { Description = "File holding the cluster's shared secret (or set VAE_CLUSTER__SECRET); nodes without it are refused." };
     public static readonly Option<string[]> Seeds = new("--seed") { Description = "The coordinator's HOST:PORT to join through (repeatable)." };
 
     /// <summary>Settings from file, environment and flags over the given defaults; rejects what cannot work.</summary>
@@ -30,6 +31,7 @@ public static class ClusterFlags
             Port = Int(section, "Port") ?? defaults.Port,
             DataPort = Int(section, "DataPort") ?? defaults.DataPort,
             Seeds = seeds.Count > 0 ? seeds : defaults.Seeds,
+            Secret = Secret(section) ?? defaults.Secret,
         };
         if (settings.Validate() is string problem) throw new UserError(problem);
         return settings;
@@ -46,6 +48,7 @@ public static class ClusterFlags
         Flag("PublicHost", Value(result, PublicHost));
         Flag("Port", Value(result, Port));
         Flag("DataPort", Value(result, DataPort));
+        Flag("SecretFile", Value(result, SecretFile));
         var seeds = Value(result, Seeds) ?? [];
         for (int i = 0; i < seeds.Length; i++) Flag($"Seeds:{i}", seeds[i]);
         return new ConfigurationBuilder()
@@ -58,6 +61,18 @@ public static class ClusterFlags
     /// <summary>A flag's value, or null when the command does not have that flag.</summary>
     private static T? Value<T>(ParseResult result, Option<T> option) =>
         result.CommandResult.Command.Options.Contains(option) ? result.GetValue(option) : default;
+
+    /// <summary>The secret itself (Secret) or the file that holds it (SecretFile, what --secret-file sets).</summary>
+    private static string? Secret(IConfiguration section)
+    {
+        if (section["SecretFile"] is { } file)
+        {
+            if (!File.Exists(file)) throw new UserError($"--secret-file {file}: file not found");
+            var text = File.ReadAllText(file).Trim();
+            return text.Length > 0 ? text : throw new UserError($"--secret-file {file}: the file is empty");
+        }
+        return section["Secret"] is { Length: > 0 } secret ? secret : null;
+    }
 
     private static int? Int(IConfiguration section, string key)
     {

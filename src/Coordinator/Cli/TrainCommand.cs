@@ -67,7 +67,7 @@ public static class TrainCommand
     {
         var command = new Command("coordinator", "Run the coordinator node of a cluster: wait for --workers worker nodes (./vae worker --seed THIS_HOST:PORT), then train.")
         {
-            ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.DataPort,
+            ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.DataPort, ClusterFlags.SecretFile,
         };
         return WithTrainingFlags(command, _ => RunMode.CoordinatorNode);
     }
@@ -94,7 +94,7 @@ public static class TrainCommand
                 Mode: runMode,
                 Cluster: runMode switch
                 {
-                    RunMode.LocalCluster => LocalCluster,
+                    RunMode.LocalCluster => LocalCluster with { Secret = ClusterSecret.NewSecret() },
                     RunMode.CoordinatorNode => ClusterFlags.Resolve(result, CoordinatorNode),
                     _ => null,
                 });

@@ -22,7 +22,7 @@ public static class WorkerCommand
     {
         var command = new Command("worker", "Run a worker node: join the cluster through --seed and compute gradients for its coordinator until training ends.")
         {
-            ClusterFlags.Seeds, ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, Name, Data, LogDir, ConsoleLevel, ExitWithParent,
+            ClusterFlags.Seeds, ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.SecretFile, Name, Data, LogDir, ConsoleLevel, ExitWithParent,
         };
         command.SetAction((result, cancel) => UserError.Report(async () =>
         {

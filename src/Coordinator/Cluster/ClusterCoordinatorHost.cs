@@ -45,13 +45,13 @@ public static class ClusterCoordinatorHost
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
             settings.AdvertisedHost, dataPlane.Port, state.Options.Shape, trainSamples,
-            layout, published, cookie), log), WorkerGateway.Name);
+            layout, published, cookie, settings.Secret), log), WorkerGateway.Name);
         dataPlane.AcceptInto(gateway);
         log.Information("Coordinator node up at {Address}; seed for workers: --seed {Seed}; data plane on port {DataPort}; waiting for {Workers} workers",
             cluster.SelfAddress, seed, dataPlane.Port, state.Options.Workers);
 
         using var workers = localWorkers > 0
-            ? LocalWorkerProcesses.Start(localWorkers, seed, state.Options.DataDir, recorder.Directory.Logs, log)
+            ? LocalWorkerProcesses.Start(localWorkers, seed, state.Options.DataDir, recorder.Directory.Logs, settings.Secret, log)
             : null;
         try
         {

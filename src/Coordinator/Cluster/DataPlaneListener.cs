@@ -60,12 +60,14 @@ public sealed class DataPlaneListener : IDisposable
         var channel = new FrameChannel(socket);
         try
         {
+            var nonce = System.Security.Cryptography.RandomNumberGenerator.GetBytes(ChallengeFrame.NonceBytes);
+            channel.Send(new ChallengeFrame(nonce));
             channel.SetReceiveTimeout(HelloDeadline);
             var frame = channel.Receive();
             if (frame.Message is not HelloFrame hello || frame.PayloadBytes != 0)
                 throw new WireError($"expected Hello as the first frame, got {frame.Message.Kind}");
             channel.SetReceiveTimeout(null);
-            gateway.Tell(new DataPlaneConnected(channel, hello));
+            gateway.Tell(new DataPlaneConnected(channel, hello, nonce));
         }
         catch (Exception error)
         {

@@ -15,12 +15,12 @@ public sealed class LocalWorkerProcesses : IDisposable
 
     private LocalWorkerProcesses(ILogger log) => this.log = log;
 
-    public static LocalWorkerProcesses Start(int count, string seed, string dataDir, string logDir, ILogger log)
+    public static LocalWorkerProcesses Start(int count, string seed, string dataDir, string logDir, string? secret, ILogger log)
     {
         var started = new LocalWorkerProcesses(log);
         try
         {
-            for (int i = 1; i <= count; i++) started.StartOne($"worker-{i}", seed, dataDir, logDir);
+            for (int i = 1; i <= count; i++) started.StartOne($"worker-{i}", seed, dataDir, logDir, secret);
         }
         catch
         {
@@ -30,13 +30,15 @@ public sealed class LocalWorkerProcesses : IDisposable
         return started;
     }
 
-    private void StartOne(string id, string seed, string dataDir, string logDir)
+    private void StartOne(string id, string seed, string dataDir, string logDir, string? secret)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
         {
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        // Through the environment, not the command line, which any user can read with ps.
+        if (secret is not null) start.Environment["VAE_CLUSTER__SECRET"] = secret;
         // Started as `dotnet vae.dll worker ...`: the same build, the same environment (tcmalloc included).
         start.ArgumentList.Add(typeof(LocalWorkerProcesses).Assembly.Location);
         foreach (var arg in new[]

@@ -82,6 +82,14 @@ public sealed class WorkerGateway : ReceiveActor
     private void OnConnected(DataPlaneConnected connected)
     {
         var hello = connected.Hello;
+        if (settings.Secret is { } secret && !ClusterSecret.Verify(secret, connected.Nonce, hello.WorkerId, hello.Token, hello.Proof))
+        {
+            log.Warning("Data plane: refused {Remote} claiming to be worker {Worker}: it does not prove the cluster secret", connected.Channel.Remote, hello.WorkerId);
+            TrySend(connected.Channel, new RefusedFrame("wrong cluster secret: give every node the same secret (VAE_CLUSTER__SECRET or --secret-file)"));
+            connected.Channel.Dispose();
+            if (pending.Remove(hello.Token, out var offered)) offered.Gradients?.Dispose();
+            return;
+        }
         if (!pending.Remove(hello.Token, out var admitted) || admitted.WorkerId != hello.WorkerId)
         {
             log.Warning("Data plane: refused {Remote} claiming to be worker {Worker}: unknown or reused token", connected.Channel.Remote, hello.WorkerId);
@@ -119,7 +127,7 @@ public sealed class WorkerGateway : ReceiveActor
 /// </summary>
 public sealed record GatewaySettings(
     string DataHost, int DataPort, ModelShape Model, int TrainSamples, IReadOnlyList<TensorLayout> Layout,
-    ParameterPublisher? Parameters = null, string Cookie = "");
+    ParameterPublisher? Parameters = null, string Cookie = "", string? Secret = null);
 
 /// <summary>A link's shared-memory path: parameters from the run's publisher, gradients in the worker's own region.</summary>
 public sealed record SharedMemoryLink(ParameterPublisher Parameters, SharedTensorRegion Gradients);

@@ -21,6 +21,9 @@ public sealed record ClusterSettings
     /// <summary>Seed nodes as HOST:PORT. A coordinator seeds itself.</summary>
     public IReadOnlyList<string> Seeds { get; init; } = [];
 
+    /// <summary>The cluster's shared secret (VAE_CLUSTER__SECRET or --secret-file); null admits any worker that has a token.</summary>
+    public string? Secret { get; init; }
+
     public string AdvertisedHost => string.IsNullOrWhiteSpace(PublicHost) ? Host : PublicHost;
 
     /// <summary>The Akka address of a seed given as HOST:PORT.</summary>

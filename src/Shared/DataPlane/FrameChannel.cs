@@ -99,6 +99,7 @@ public sealed class FrameChannel : IDisposable
                 FrameKind.Shard => ShardFrame.Read(reader),
                 FrameKind.Gradient => GradientFrame.Read(reader),
                 FrameKind.Bye => ByeFrame.Read(reader),
+                FrameKind.Challenge => ChallengeFrame.Read(reader),
                 _ => throw new WireError($"unknown frame kind {(byte)kind}"),
             };
         }

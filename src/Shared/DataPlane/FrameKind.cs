@@ -3,7 +3,7 @@ namespace VaeCluster.DataPlane;
 /// <summary>What a data-plane frame carries. The numbers are on the wire: never renumber.</summary>
 public enum FrameKind : byte
 {
-    /// <summary>Worker to coordinator, first frame: who it is and the token from its DataPlaneOffer.</summary>
+    /// <summary>Worker to coordinator, answering Challenge: who it is, the token from its DataPlaneOffer, and its proof.</summary>
     Hello = 1,
     /// <summary>Coordinator to worker: admitted; the parameter layout every later payload follows.</summary>
     Welcome = 2,
@@ -15,4 +15,6 @@ public enum FrameKind : byte
     Gradient = 5,
     /// <summary>Coordinator to worker: training is over; the worker may exit.</summary>
     Bye = 6,
+    /// <summary>Coordinator to worker, first frame: a fresh nonce the worker must sign with the cluster secret.</summary>
+    Challenge = 7,
 }

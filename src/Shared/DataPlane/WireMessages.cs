@@ -13,11 +13,27 @@ public interface IWireMessage
 }
 
 /// <param name="SharedMemory">The worker opened the offered shared-memory regions: payloads go through them, frames carry none.</param>
-public sealed record HelloFrame(string WorkerId, string Token, bool SharedMemory = false) : IWireMessage
+/// <param name="Proof">HMAC-SHA256 with the cluster secret over the Challenge nonce, worker id and token (ClusterSecret); empty without a secret.</param>
+public sealed record HelloFrame(string WorkerId, string Token, bool SharedMemory = false, string Proof = "") : IWireMessage
 {
     public FrameKind Kind => FrameKind.Hello;
-    public void Write(BinaryWriter w) { w.Write(WorkerId); w.Write(Token); w.Write(SharedMemory); }
-    public static HelloFrame Read(BinaryReader r) => new(WireText.Read(r), WireText.Read(r), r.ReadBoolean());
+    public void Write(BinaryWriter w) { w.Write(WorkerId); w.Write(Token); w.Write(SharedMemory); w.Write(Proof); }
+    public static HelloFrame Read(BinaryReader r) => new(WireText.Read(r), WireText.Read(r), r.ReadBoolean(), WireText.Read(r));
+}
+
+/// <summary>A nonce for the worker to sign, so the secret itself never crosses the wire and a proof cannot be replayed.</summary>
+public sealed record ChallengeFrame(byte[] Nonce) : IWireMessage
+{
+    public const int NonceBytes = 32;
+    public FrameKind Kind => FrameKind.Challenge;
+    public void Write(BinaryWriter w) { w.Write(Nonce.Length); w.Write(Nonce); }
+
+    public static ChallengeFrame Read(BinaryReader r)
+    {
+        int n = WireCount.Read(r, NonceBytes, "nonce length");
+        if (n != NonceBytes) throw new WireError($"a challenge nonce has {NonceBytes} bytes, not {n}");
+        return new ChallengeFrame(r.ReadBytes(n));
+    }
 }
 
 public sealed record WelcomeFrame(IReadOnlyList<TensorLayout> Layout) : IWireMessage

@@ -29,6 +29,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
 
     private readonly string workerId;
     private readonly MnistSplit train;
+    private readonly string? secret;
     private readonly TaskCompletionSource<WorkerSessionEnd> ended;
     private readonly ILogger log;
     private Address? coordinatorNode;
@@ -42,17 +43,18 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public CoordinatorLink(string workerId, MnistSplit train, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log)
+    public CoordinatorLink(string workerId, MnistSplit train, string? secret, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log)
     {
         this.workerId = workerId;
         this.train = train;
+        this.secret = secret;
         this.ended = ended;
         this.log = log;
         Joining();
     }
 
-    public static Props Props(string workerId, MnistSplit train, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log) =>
-        Akka.Actor.Props.Create(() => new CoordinatorLink(workerId, train, ended, log));
+    public static Props Props(string workerId, MnistSplit train, string? secret, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log) =>
+        Akka.Actor.Props.Create(() => new CoordinatorLink(workerId, train, secret, ended, log));
 
     protected override void PreStart()
     {
@@ -139,8 +141,10 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             var layout = TensorLayout.Of(parameterBuffer.NamedParameters());
             OpenSharedMemory(offer.SharedMemory, TensorLayout.PayloadBytes(layout));
             channel = FrameChannel.Connect(offer.Host, offer.Port, HandshakeDeadline);
-            channel.Send(new HelloFrame(workerId, offer.Token, SharedMemory: sharedGradients is not null));
             channel.SetReceiveTimeout(HandshakeDeadline);
+            if (channel.Receive().Message is not ChallengeFrame challenge) throw new WireError("expected a Challenge from the coordinator");
+            channel.Send(new HelloFrame(workerId, offer.Token, SharedMemory: sharedGradients is not null,
+                Proof: ClusterSecret.Prove(secret, challenge.Nonce, workerId, offer.Token)));
             var answer = channel.Receive();
             if (answer.Message is RefusedFrame refused)
             {

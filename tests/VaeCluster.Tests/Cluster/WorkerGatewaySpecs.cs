@@ -18,6 +18,7 @@ namespace VaeCluster.Tests.Cluster;
 public sealed class WorkerGatewaySpecs : TestKit, IDisposable
 {
     private const int TrainSamples = 1000;
+    private const string Secret = "the-cluster-secret";
     private readonly Vae master = new(ModelShape.Reference);
     private readonly DataPlaneListener listener = DataPlaneListener.Bind("127.0.0.1", 0, Serilog.Core.Logger.None);
     private readonly Akka.TestKit.TestProbe coordinator;
@@ -26,7 +27,8 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
     public WorkerGatewaySpecs() : base($"{AkkaHost.PinnedDispatcher} {{ type = PinnedDispatcher }}")
     {
         coordinator = CreateTestProbe();
-        var settings = new GatewaySettings("127.0.0.1", listener.Port, ModelShape.Reference, TrainSamples, TensorLayout.Of(master.NamedParameters()));
+        var settings = new GatewaySettings("127.0.0.1", listener.Port, ModelShape.Reference, TrainSamples, TensorLayout.Of(master.NamedParameters()),
+            Secret: Secret);
         gateway = Sys.ActorOf(WorkerGateway.Props(coordinator.Ref, settings, Serilog.Core.Logger.None));
         listener.AcceptInto(gateway);
     }
@@ -55,10 +57,25 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
         node.Send(gateway, new JoinTraining("w1", WorkerGateway.ProtocolVersion, TrainSamples));
         node.ExpectMsg<DataPlaneOffer>();
         using var channel = FrameChannel.Connect("127.0.0.1", listener.Port, TimeSpan.FromSeconds(5));
-        channel.Send(new HelloFrame("w1", "not-the-token"));
         channel.SetReceiveTimeout(TimeSpan.FromSeconds(5));
+        var challenge = Assert.IsType<ChallengeFrame>(channel.Receive().Message);
+        channel.Send(new HelloFrame("w1", "not-the-token", Proof: ClusterSecret.Prove(Secret, challenge.Nonce, "w1", "not-the-token")));
         Assert.Contains("unknown or reused token", Assert.IsType<RefusedFrame>(channel.Receive().Message).Reason);
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
+    public void Refuses_a_worker_that_cannot_prove_the_cluster_secret_even_with_a_valid_token()
+    {
+        var node = CreateTestProbe();
+        node.Send(gateway, new JoinTraining("w1", WorkerGateway.ProtocolVersion, TrainSamples));
+        var offer = node.ExpectMsg<DataPlaneOffer>();
+        using var channel = FrameChannel.Connect(offer.Host, offer.Port, TimeSpan.FromSeconds(5));
+        channel.SetReceiveTimeout(TimeSpan.FromSeconds(5));
+        var challenge = Assert.IsType<ChallengeFrame>(channel.Receive().Message);
+        channel.Send(new HelloFrame("w1", offer.Token, Proof: ClusterSecret.Prove("a-guess", challenge.Nonce, "w1", offer.Token)));
+        Assert.Contains("wrong cluster secret", Assert.IsType<RefusedFrame>(channel.Receive().Message).Reason);
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // never registered, so it can never send a gradient
     }
 
     [Fact]
@@ -109,7 +126,8 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
         var offer = node.ExpectMsg<DataPlaneOffer>();
         var channel = FrameChannel.Connect(offer.Host, offer.Port, TimeSpan.FromSeconds(5));
         channel.SetReceiveTimeout(TimeSpan.FromSeconds(10));
-        channel.Send(new HelloFrame(workerId, offer.Token));
+        var challenge = Assert.IsType<ChallengeFrame>(channel.Receive().Message);
+        channel.Send(new HelloFrame(workerId, offer.Token, Proof: ClusterSecret.Prove(Secret, challenge.Nonce, workerId, offer.Token)));
         var welcome = Assert.IsType<WelcomeFrame>(channel.Receive().Message);
         Assert.True(TensorLayout.SameAs(TensorLayout.Of(master.NamedParameters()), welcome.Layout));
         Assert.Equal(workerId, coordinator.ExpectMsg<RegisterWorker>().WorkerId);

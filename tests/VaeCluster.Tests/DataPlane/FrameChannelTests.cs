@@ -52,12 +52,14 @@ public sealed class FrameChannelTests : IDisposable
         sender.Send(new GradientFrame(7, 0, 64, 1.5, 1.25, 0.25, 4321));
         sender.Send(new HelloFrame("worker-1", "ABCD"));
         sender.Send(new ByeFrame("training finished"));
+        sender.Send(new ChallengeFrame(Enumerable.Range(0, 32).Select(i => (byte)i).ToArray()));
 
         var welcome = Assert.IsType<WelcomeFrame>(receiver.Receive().Message);
         Assert.True(TensorLayout.SameAs(layout, welcome.Layout));
         Assert.Equal(new GradientFrame(7, 0, 64, 1.5, 1.25, 0.25, 4321), receiver.Receive().Message);
         Assert.Equal(new HelloFrame("worker-1", "ABCD"), receiver.Receive().Message);
         Assert.Equal(new ByeFrame("training finished"), receiver.Receive().Message);
+        Assert.Equal(Enumerable.Range(0, 32).Select(i => (byte)i), Assert.IsType<ChallengeFrame>(receiver.Receive().Message).Nonce);
     }
 
     [Fact]

@@ -80,6 +80,30 @@ public sealed class FaultToleranceTests : IDisposable
         Assert.True(Math.Abs(disturbed - undisturbed) < 1.0, $"test loss {disturbed} vs undisturbed {undisturbed}");
     }
 
+    [Fact]
+    public void A_worker_with_the_wrong_secret_is_refused_and_logged_while_one_with_the_right_secret_trains()
+    {
+        string right = Path.Combine(work, "right.secret"), wrong = Path.Combine(work, "wrong.secret");
+        File.WriteAllText(right, "correct horse battery staple\n");
+        File.WriteAllText(wrong, "Tr0ub4dor&3\n");
+        using var nodes = new ClusterNodes(work, Path.Combine(work, "run"));
+        var coordinator = nodes.StartCoordinator("--workers", "1", "--epochs", "1", "--train-limit", "1280", "--secret-file", right);
+        var intruder = nodes.StartWorker("intruder", "--secret-file", wrong);
+        string refused = ClusterNodes.Finish(intruder, Patience);
+        Assert.True(intruder.ExitCode == 1, refused);
+        Assert.Contains("wrong cluster secret", refused);
+        Assert.Equal(0, nodes.LedgerCount());
+
+        var member = nodes.StartWorker("member", "--secret-file", right);
+        ClusterNodes.Drain(member);
+        string output = ClusterNodes.Finish(coordinator, Patience);
+        Assert.True(coordinator.ExitCode == 0, output);
+        Assert.Contains("intruder: it does not prove the cluster secret", output.Replace("worker ", ""));
+        var ledger = StepLedger.Read(nodes.Ledger);
+        Assert.Equal(10, ledger.Count);
+        Assert.All(ledger, e => Assert.Equal(["member"], e.Workers));
+    }
+
     private static void AssertEveryStepOnce(IReadOnlyList<LedgerEntry> ledger, int steps)
     {
         Assert.Equal(Enumerable.Range(0, steps).Select(i => (long)i), ledger.Select(e => e.GlobalStep));

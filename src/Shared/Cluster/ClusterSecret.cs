@@ -1,0 +1,27 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace VaeCluster.Cluster;
+
+/// <summary>
+/// The shared secret that proves a node belongs to the cluster. The data plane asks every connecting worker to
+/// sign a fresh nonce with it (HMAC-SHA256), so the secret never travels and an overheard proof is useless later.
+/// </summary>
+public static class ClusterSecret
+{
+    /// <summary>The proof a worker sends: HMAC-SHA256(secret, nonce ‖ worker id ‖ token), hex; empty without a secret.</summary>
+    public static string Prove(string? secret, byte[] nonce, string workerId, string token)
+    {
+        if (string.IsNullOrEmpty(secret)) return "";
+        var message = nonce.Concat(Encoding.UTF8.GetBytes($"\n{workerId}\n{token}")).ToArray();
+        return Convert.ToHexString(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), message));
+    }
+
+    /// <summary>Whether a proof is the one the secret gives (compared in constant time).</summary>
+    public static bool Verify(string secret, byte[] nonce, string workerId, string token, string proof) =>
+        CryptographicOperations.FixedTimeEquals(
+            Encoding.ASCII.GetBytes(Prove(secret, nonce, workerId, token)), Encoding.ASCII.GetBytes(proof.ToUpperInvariant()));
+
+    /// <summary>A fresh random secret, for a cluster this process starts itself (./vae train --cluster).</summary>
+    public static string NewSecret() => Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
+}
