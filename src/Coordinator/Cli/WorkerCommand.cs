@@ -17,12 +17,14 @@ public static class WorkerCommand
     private static readonly Option<LogEventLevel> ConsoleLevel = new("--console-level") { Description = "Least severe level shown on the console.", DefaultValueFactory = _ => LogEventLevel.Information };
     // Set by ./vae train --cluster: the parent holds our stdin, so its end means the parent is gone.
     private static readonly Option<bool> ExitWithParent = new("--exit-with-parent") { Hidden = true };
+    // Set by ./vae train --cluster when there are no more workers than cores: this worker's own core.
+    private static readonly Option<int?> Cpu = new("--cpu") { Hidden = true };
 
     public static Command Create()
     {
         var command = new Command("worker", "Run a worker node: join the cluster through --seed and compute gradients for its coordinator until training ends.")
         {
-            ClusterFlags.Seeds, ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.SecretFile, Name, Data, LogDir, ConsoleLevel, ExitWithParent,
+            ClusterFlags.Seeds, ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.SecretFile, Name, Data, LogDir, ConsoleLevel, ExitWithParent, Cpu,
         };
         command.SetAction((result, cancel) => UserError.Report(async () =>
         {
@@ -39,6 +41,8 @@ public static class WorkerCommand
             var log = root.ForContext("Worker", id);
             using var stop = new StopSignals(cancel);
             if (result.GetValue(ExitWithParent)) StopWhenStdinCloses(stop);
+            if (result.GetValue(Cpu) is int core && !CpuAffinity.PinProcessTo(core))
+                log.Warning("Could not pin worker {Worker} to core {Core}; running unpinned", id, core);
             try
             {
                 int exit = await WorkerNodeHost.RunAsync(id, settings, data.Train, log, stop.Token);

@@ -20,7 +20,9 @@ public sealed class LocalWorkerProcesses : IDisposable
         var started = new LocalWorkerProcesses(log);
         try
         {
-            for (int i = 1; i <= count; i++) started.StartOne($"worker-{i}", seed, dataDir, logDir, secret);
+            // One core each when they fit: the coordinator mostly waits while the workers compute.
+            bool pin = count <= Environment.ProcessorCount;
+            for (int i = 1; i <= count; i++) started.StartOne($"worker-{i}", seed, dataDir, logDir, secret, pin ? i - 1 : null);
         }
         catch
         {
@@ -30,7 +32,7 @@ public sealed class LocalWorkerProcesses : IDisposable
         return started;
     }
 
-    private void StartOne(string id, string seed, string dataDir, string logDir, string? secret)
+    private void StartOne(string id, string seed, string dataDir, string logDir, string? secret, int? core)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
         {
@@ -47,6 +49,7 @@ public sealed class LocalWorkerProcesses : IDisposable
                      "--console-level", "warning", "--exit-with-parent",
                  })
             start.ArgumentList.Add(arg);
+        if (core is int c) foreach (var arg in new[] { "--cpu", $"{c}" }) start.ArgumentList.Add(arg);
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start worker process {id}");
         workers.Add((id, process));
         log.Debug("Started worker process {Worker} (pid {Pid})", id, process.Id);

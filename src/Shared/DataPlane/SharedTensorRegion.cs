@@ -67,6 +67,24 @@ public sealed unsafe class SharedTensorRegion : IDisposable
         }
     }
 
+    /// <summary>
+    /// Tensors of this layout that live in the region itself (libtorch maps the file shared): a worker's model
+    /// computes straight from the parameters the coordinator publishes, with no copy at all.
+    /// </summary>
+    public IReadOnlyList<Tensor> MapTensors(IReadOnlyList<TensorLayout> layout)
+    {
+        if (TensorLayout.PayloadBytes(layout) != Bytes) throw new WireError($"layout of {TensorLayout.PayloadBytes(layout)} bytes does not fit a shared region of {Bytes}");
+        using var flat = from_file(Path, shared: true, size: (CookieBytes + Bytes) / sizeof(float), dtype: ScalarType.Float32);
+        var tensors = new List<Tensor>(layout.Count);
+        long offset = CookieBytes / sizeof(float);
+        foreach (var t in layout)
+        {
+            tensors.Add(flat.narrow(0, offset, t.Elements).view(t.Shape));
+            offset += t.Elements;
+        }
+        return tensors;
+    }
+
     /// <summary>Copies the tensors into the region, back to back.</summary>
     public void Write(IReadOnlyList<Tensor> tensors) => Copy(tensors, toRegion: true);
 

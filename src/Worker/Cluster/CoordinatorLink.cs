@@ -22,7 +22,6 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private static readonly TimeSpan RetryEvery = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan HandshakeDeadline = TimeSpan.FromSeconds(5);
 
-    private sealed record ShardArrived(ComputeShard Shard);
     private sealed record ByeArrived(string Reason);
     private sealed record ConnectionLost(string Reason);
     private sealed class TryJoin { public static readonly TryJoin Instance = new(); }
@@ -40,6 +39,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private int attempts;
     private int latent;
     private SharedTensorRegion? sharedParameters, sharedGradients;
+    private IReadOnlyList<(string Name, Tensor Tensor)>? mappedParameters;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -86,19 +86,15 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     {
         Receive<RegisterWorker>(_ =>
         {
-            Sender.Tell(new WorkerAccepted(workerId, new SharedParameters(parameterBuffer!.NamedParameters())));
+            // On the coordinator's machine the model computes straight from the published parameters.
+            Sender.Tell(new WorkerAccepted(workerId, new SharedParameters(mappedParameters ?? parameterBuffer!.NamedParameters())));
             // Shards are read only now: the WorkerActor must have its parameters before its first shard.
             StartReading();
-        });
-        Receive<ShardArrived>(arrived =>
-        {
-            computeStarted = Stopwatch.GetTimestamp();
-            worker!.Tell(arrived.Shard);
         });
         Receive<ShardGradient>(result =>
         {
             using var gradient = result.Gradient;
-            long computeMicros = (Stopwatch.GetTimestamp() - computeStarted) * 1_000_000 / Stopwatch.Frequency;
+            long computeMicros = (Stopwatch.GetTimestamp() - Volatile.Read(ref computeStarted)) * 1_000_000 / Stopwatch.Frequency;
             try
             {
                 var frame = new GradientFrame(result.Step, result.ShardIndex, result.SampleCount, result.LossSum,
@@ -140,6 +136,8 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             parameterBuffer = ModelFactory.Create(shape);
             var layout = TensorLayout.Of(parameterBuffer.NamedParameters());
             OpenSharedMemory(offer.SharedMemory, TensorLayout.PayloadBytes(layout));
+            if (sharedParameters is not null)
+                mappedParameters = layout.Zip(sharedParameters.MapTensors(layout), (l, t) => (l.Name, t)).ToList();
             channel = FrameChannel.Connect(offer.Host, offer.Port, HandshakeDeadline);
             channel.SetReceiveTimeout(HandshakeDeadline);
             if (channel.Receive().Message is not ChallengeFrame challenge) throw new WireError("expected a Challenge from the coordinator");
@@ -199,11 +197,13 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         var parameters = parameterBuffer!.NamedParameters().Select(p => p.Tensor).ToList();
         int latentSize = latent;
         var fromSharedMemory = sharedParameters;
-        new Thread(() => ReadLoop(open, parameters, fromSharedMemory, latentSize, self)) { IsBackground = true, Name = "data-plane" }.Start();
+        var computer = worker!;
+        new Thread(() => ReadLoop(open, parameters, fromSharedMemory, latentSize, computer, self)) { IsBackground = true, Name = "data-plane" }.Start();
     }
 
     /// <summary>Receives Shard and Bye frames until the connection ends; runs on its own thread.</summary>
-    private void ReadLoop(FrameChannel open, IReadOnlyList<Tensor> parameters, SharedTensorRegion? fromSharedMemory, int latent, IActorRef self)
+    private void ReadLoop(FrameChannel open, IReadOnlyList<Tensor> parameters, SharedTensorRegion? fromSharedMemory, int latent,
+        IActorRef computer, IActorRef self)
     {
         int trainSamples = train.Count;
         try
@@ -218,10 +218,13 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
                         if (shard.SampleIndices.Any(i => i < 0 || i >= trainSamples))
                             throw new WireError($"shard names a sample outside this worker's {trainSamples} training images");
                         // The worker is idle (the coordinator sends one shard at a time), so the buffer is free.
+                        // Over shared memory the model already computes from the parameters the coordinator published.
                         if (fromSharedMemory is null) open.ReceivePayload(frame, parameters);
                         else if (frame.PayloadBytes != 0) throw new WireError("a shard sent a payload over a shared-memory connection");
-                        else fromSharedMemory.Read(parameters);
-                        self.Tell(new ShardArrived(new ComputeShard(shard.Step, shard.ShardIndex, shard.SampleIndices, shard.Noise)));
+                        // Straight to the WorkerActor, answering to this link: one thread hand-off fewer per shard,
+                        // which counts on a machine whose cores are all computing.
+                        Volatile.Write(ref computeStarted, Stopwatch.GetTimestamp());
+                        computer.Tell(new ComputeShard(shard.Step, shard.ShardIndex, shard.SampleIndices, shard.Noise), self);
                         break;
                     case ByeFrame bye:
                         self.Tell(new ByeArrived(bye.Reason));
@@ -252,6 +255,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
         channel?.Dispose(); // ends the reader thread, which releases the shared parameters
         sharedGradients?.Dispose();
+        foreach (var (_, t) in mappedParameters ?? []) t.Dispose();
         parameterBuffer?.Dispose();
     }
 }
