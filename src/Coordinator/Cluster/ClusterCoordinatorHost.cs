@@ -31,7 +31,8 @@ public static class ClusterCoordinatorHost
         var layout = TensorLayout.Of(state.Parameters);
         string cookie = SharedTensorRegion.NewCookie();
         using var published = new ParameterPublisher(SharedTensorRegion.Create(
-            $"vaecluster-{Environment.ProcessId}.params", TensorLayout.PayloadBytes(layout), cookie));
+            $"vaecluster-{Environment.ProcessId}.params", TensorLayout.PayloadBytes(layout), cookie), layout);
+        state.Mirror = published;
         using var dataPlane = DataPlaneListener.Bind(settings.Host, settings.DataPort, log);
         using var host = AkkaHost.Build(log, akka => akka.WithVaeCluster(settings, ClusterDefaults.CoordinatorRole, seeds: []));
         await host.StartAsync(cancel);
@@ -63,6 +64,7 @@ public static class ClusterCoordinatorHost
             await gateway.Ask<Done>(new SayGoodbye(reason), TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
             if (workers is not null) await workers.StopAsync(WorkerExitGrace);
             await host.StopAsync(CancellationToken.None);
+            state.Mirror = null; // the region goes with this method
         }
     }
 }

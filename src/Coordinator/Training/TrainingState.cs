@@ -22,6 +22,9 @@ public sealed class TrainingState : IDisposable
     public IReadOnlyList<(string Name, Tensor Tensor)> Parameters { get; }
     public TrainingCursor Cursor { get; private set; }
 
+    /// <summary>Where each update is also written as it is made (cluster mode); null in single-process mode.</summary>
+    public IParameterMirror? Mirror { get; set; }
+
     private TrainingState(TrainingOptions options, int trainCount)
     {
         Options = options;
@@ -72,13 +75,14 @@ public sealed class TrainingState : IDisposable
         {
             var gradient = GradientCombiner.SumInShardOrder(shardsInOrder);
             finite = shardsInOrder.All(s => double.IsFinite(s.LossSum)) && FiniteCheck.AllFinite(gradient);
-            if (finite) Optimizer.Apply(gradient);
+            if (finite) Optimizer.Apply(gradient, Mirror is null ? null : Mirror.Chunk);
         }
         finally
         {
             foreach (var shard in shardsInOrder) shard.Gradient.Dispose();
         }
         Cursor = Cursor with { StepInEpoch = Cursor.StepInEpoch + 1, GlobalStep = Cursor.GlobalStep + 1 };
+        if (finite) Mirror?.Holds(Cursor.GlobalStep);
         return finite;
     }
 

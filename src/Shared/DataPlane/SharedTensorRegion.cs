@@ -85,6 +85,13 @@ public sealed unsafe class SharedTensorRegion : IDisposable
         return tensors;
     }
 
+    /// <summary>The region's memory as floats, from a float offset after the cookie (for writers that fill it in place).</summary>
+    public Span<float> Floats(long floatOffset, int length)
+    {
+        if (floatOffset < 0 || (floatOffset + length) * sizeof(float) > Bytes) throw new ArgumentOutOfRangeException(nameof(floatOffset));
+        return new Span<float>(start + CookieBytes + floatOffset * sizeof(float), length);
+    }
+
     /// <summary>Copies the tensors into the region, back to back.</summary>
     public void Write(IReadOnlyList<Tensor> tensors) => Copy(tensors, toRegion: true);
 
