@@ -70,7 +70,7 @@ public sealed class WorkerGateway : ReceiveActor
         pending[token] = new Pending(join.WorkerId, Sender, gradients);
         var shared = gradients is null ? null : new SharedMemoryOffer(settings.Parameters!.Path, gradients.Path, settings.Cookie);
         Sender.Tell(new DataPlaneOffer(join.WorkerId, settings.DataHost, settings.DataPort, token, settings.Model, shared));
-        log.Debug("Offered the data plane to worker {Worker} at {Node}", join.WorkerId, Sender.Path.Address);
+        log.Debug("Offered the data plane to worker {Worker} at {WorkerAddress}", join.WorkerId, Sender.Path.Address);
     }
 
     private void Refuse(JoinTraining join, string reason)
