@@ -29,6 +29,7 @@ public static class ClusterCoordinatorHost
     {
         var outcome = new TaskCompletionSource<TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
         var layout = TensorLayout.Of(state.Parameters);
+        SharedTensorRegion.DeleteOrphans();
         string cookie = SharedTensorRegion.NewCookie();
         using var published = new ParameterPublisher(SharedTensorRegion.Create(
             $"vaecluster-{Environment.ProcessId}.params", TensorLayout.PayloadBytes(layout), cookie), layout);

@@ -37,6 +37,21 @@ public sealed unsafe class SharedTensorRegion : IDisposable
     /// <summary>The folder regions live in: RAM-backed where the system has one.</summary>
     public static string Folder => Directory.Exists("/dev/shm") ? "/dev/shm" : System.IO.Path.GetTempPath();
 
+    /// <summary>
+    /// Deletes regions left by coordinators that died without cleaning up (killed): their names carry the pid of
+    /// the process that made them (vaecluster-PID.*), so those of processes still alive are left alone.
+    /// </summary>
+    public static void DeleteOrphans()
+    {
+        foreach (var path in Directory.EnumerateFiles(Folder, "vaecluster-*"))
+        {
+            var name = System.IO.Path.GetFileName(path)["vaecluster-".Length..];
+            int end = name.IndexOfAny(['.', '-']);
+            if (end > 0 && int.TryParse(name[..end], out int pid) && !Directory.Exists($"/proc/{pid}"))
+                try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
     /// <summary>A new random cookie; one per coordinator process, written into every region it creates.</summary>
     public static string NewCookie() => Convert.ToHexString(RandomNumberGenerator.GetBytes(CookieBytes));
 

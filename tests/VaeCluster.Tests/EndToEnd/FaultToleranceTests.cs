@@ -81,6 +81,37 @@ public sealed class FaultToleranceTests : IDisposable
     }
 
     [Fact]
+    public void A_killed_coordinator_resumes_from_its_checkpoint_and_its_workers_rejoin_by_themselves()
+    {
+        const int checkpointEvery = 5;
+        using var nodes = new ClusterNodes(work, Path.Combine(work, "run"));
+        var first = nodes.StartCoordinator("--workers", "2", "--epochs", "2", "--train-limit", $"{TrainLimit}", "--checkpoint-every", $"{checkpointEvery}");
+        ClusterNodes.Drain(first);
+        var a = nodes.StartWorker("a");
+        var b = nodes.StartWorker("b");
+        ClusterNodes.Drain(a);
+        ClusterNodes.Drain(b);
+        Assert.True(nodes.WaitForSteps(12, Patience), "the cluster never trained");
+        first.Kill(); // SIGKILL: no Bye, no last checkpoint
+        first.WaitForExit();
+        int appliedBeforeDeath = nodes.LedgerCount();
+
+        var second = nodes.ResumeCoordinator("--workers", "2");
+        string output = ClusterNodes.Finish(second, Patience);
+        Assert.True(second.ExitCode == 0, output);
+        var resumedAt = System.Text.RegularExpressions.Regex.Match(output, @"Resuming \S+ at epoch \d+, step (\d+)");
+        Assert.True(resumedAt.Success, output);
+        int redone = appliedBeforeDeath - int.Parse(resumedAt.Groups[1].Value);
+        Assert.InRange(redone, 0, checkpointEvery);
+
+        var ledger = StepLedger.Read(nodes.Ledger);
+        AssertEveryStepOnce(ledger, steps: 40);
+        var afterResume = ledger.Where(e => e.GlobalStep >= appliedBeforeDeath).SelectMany(e => e.Workers).Distinct().Order();
+        Assert.Equal(["a", "b"], afterResume); // both workers found the new coordinator on their own
+        Assert.True(a.WaitForExit(TimeSpan.FromSeconds(30)) && b.WaitForExit(TimeSpan.FromSeconds(30)), "workers did not exit after the resumed run");
+    }
+
+    [Fact]
     public void A_worker_with_the_wrong_secret_is_refused_and_logged_while_one_with_the_right_secret_trains()
     {
         string right = Path.Combine(work, "right.secret"), wrong = Path.Combine(work, "wrong.secret");
