@@ -1,6 +1,7 @@
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Hosting.SBR;
 using Akka.Hosting;
+using System.Security.Cryptography.X509Certificates;
 using Akka.Remote.Hosting;
 
 namespace VaeCluster.Cluster;
@@ -16,16 +17,11 @@ public static class ClusterAkka
 
     public static AkkaConfigurationBuilder WithVaeCluster(
         this AkkaConfigurationBuilder akka, ClusterSettings settings, string role, IEnumerable<string> seeds) => akka
-        .WithRemoting(new RemoteOptions
-        {
-            HostName = settings.Host,
-            Port = settings.Port,
-            PublicHostName = settings.AdvertisedHost,
-        })
+        .WithRemoting(Remoting(settings))
         .WithClustering(new ClusterOptions
         {
             Roles = [role],
-            SeedNodes = seeds.Select(ClusterSettings.SeedAddress).ToArray(),
+            SeedNodes = seeds.Select(settings.SeedAddress).ToArray(),
             // keep-oldest: the coordinator starts first, so it is the oldest member and always survives a
             // partition; workers cut off from it down themselves and rejoin when it is reachable again.
             SplitBrainResolver = new KeepOldestOption { DownIfAlone = false },
@@ -36,4 +32,21 @@ public static class ClusterAkka
             # without Akka.Remote's association warnings and stack traces.
             akka.remote.log-remote-lifecycle-events = off
             """, HoconAddMode.Prepend);
+
+    private static RemoteOptions Remoting(ClusterSettings settings)
+    {
+        var options = new RemoteOptions { HostName = settings.Host, Port = settings.Port, PublicHostName = settings.AdvertisedHost };
+        if (settings.TlsCertificate is null) return options;
+        var certificate = X509CertificateLoader.LoadPkcs12FromFile(settings.TlsCertificate, settings.TlsPassword);
+        options.EnableSsl = true;
+        options.Ssl = new SslOptions
+        {
+            X509Certificate = certificate,
+            RequireMutualAuthentication = true,
+            // Nodes are reached by addresses that no certificate names; trust is the pinned certificate instead.
+            ValidateCertificateHostname = false,
+            CustomValidator = (peer, _, _, _, _) => peer is not null && peer.Thumbprint == certificate.Thumbprint,
+        };
+        return options;
+    }
 }

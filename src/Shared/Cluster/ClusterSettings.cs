@@ -24,10 +24,19 @@ public sealed record ClusterSettings
     /// <summary>The cluster's shared secret (VAE_CLUSTER__SECRET or --secret-file); null admits any worker that has a token.</summary>
     public string? Secret { get; init; }
 
+    /// <summary>
+    /// A PKCS#12 file holding the cluster's certificate and key: Akka.Remote traffic then runs over mutual TLS, and
+    /// a peer is accepted only if it presents this same certificate (every node of the cluster carries it).
+    /// </summary>
+    public string? TlsCertificate { get; init; }
+
+    public string? TlsPassword { get; init; }
+
     public string AdvertisedHost => string.IsNullOrWhiteSpace(PublicHost) ? Host : PublicHost;
 
-    /// <summary>The Akka address of a seed given as HOST:PORT.</summary>
-    public static string SeedAddress(string hostPort) => $"akka.tcp://{ClusterDefaults.SystemName}@{hostPort}";
+    /// <summary>The Akka address of a seed given as HOST:PORT (over TLS when this node runs TLS: all nodes must).</summary>
+    public string SeedAddress(string hostPort) =>
+        $"{(TlsCertificate is null ? "akka.tcp" : "akka.ssl.tcp")}://{ClusterDefaults.SystemName}@{hostPort}";
 
     /// <summary>Returns the first problem with these settings, phrased for a user, or null.</summary>
     public string? Validate()

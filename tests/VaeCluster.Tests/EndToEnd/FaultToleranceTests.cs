@@ -135,6 +135,39 @@ public sealed class FaultToleranceTests : IDisposable
         Assert.All(ledger, e => Assert.Equal(["member"], e.Workers));
     }
 
+    [Fact]
+    public void Over_tls_a_node_with_another_certificate_cannot_join_while_one_with_the_clusters_certificate_trains()
+    {
+        string cluster = SelfSignedPfx("cluster"), stranger = SelfSignedPfx("stranger");
+        using var nodes = new ClusterNodes(work, Path.Combine(work, "run"));
+        var coordinator = nodes.StartCoordinator("--workers", "1", "--epochs", "1", "--train-limit", "1280", "--tls-cert", cluster);
+        var intruder = nodes.StartWorker("intruder", "--tls-cert", stranger);
+        ClusterNodes.Drain(intruder);
+        Thread.Sleep(TimeSpan.FromSeconds(8));
+        Assert.Equal(0, nodes.LedgerCount()); // never admitted: the coordinator is still waiting for a worker
+        intruder.Kill();
+
+        var member = nodes.StartWorker("member", "--tls-cert", cluster);
+        ClusterNodes.Drain(member);
+        string output = ClusterNodes.Finish(coordinator, Patience);
+        Assert.True(coordinator.ExitCode == 0, output);
+        Assert.Contains("akka.ssl.tcp://", output);
+        Assert.Contains("TLS handshake failure", output); // the stranger's attempt, logged
+        Assert.All(StepLedger.Read(nodes.Ledger), e => Assert.Equal(["member"], e.Workers));
+    }
+
+    /// <summary>A throwaway certificate with its key, as the PKCS#12 file --tls-cert takes (no password).</summary>
+    private string SelfSignedPfx(string name)
+    {
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest(
+            $"CN={name}", key, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        string path = Path.Combine(work, $"{name}.pfx");
+        File.WriteAllBytes(path, certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx));
+        return path;
+    }
+
     private static void AssertEveryStepOnce(IReadOnlyList<LedgerEntry> ledger, int steps)
     {
         Assert.Equal(Enumerable.Range(0, steps).Select(i => (long)i), ledger.Select(e => e.GlobalStep));
