@@ -118,6 +118,23 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
 
+    [Fact]
+    public void A_link_refuses_a_gradient_holding_nan_with_a_finite_loss_and_drops_the_worker()
+    {
+        var (channel, link) = Admit("w1");
+        using var _ = channel;
+        coordinator.Reply(new WorkerAccepted("w1", new SharedParameters(master.NamedParameters())));
+        coordinator.Send(link, new ComputeShard(0, 0, [1], new float[20]));
+        channel.SkipPayload(channel.Receive());
+        Watch(link);
+
+        var corrupt = master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList();
+        corrupt[3][0] = float.NaN;
+        channel.Send(new GradientFrame(0, 0, 1, LossSum: 500, 480, 20, 0), corrupt);
+        ExpectTerminated(link);
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // never reaches the coordinator
+    }
+
     /// <summary>Joins like a worker node does and connects the data plane; returns the connection and the new link.</summary>
     private (FrameChannel Channel, IActorRef Link) Admit(string workerId)
     {

@@ -113,6 +113,30 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
     }
 
     [Fact]
+    public void Should_skip_a_step_whose_loss_is_not_finite_leaving_parameters_and_optimizer_untouched()
+    {
+        var coordinator = StartCoordinator(workers: 1, TimeSpan.FromSeconds(10), trainCount: 192);
+        var (w, id) = Register(coordinator, "w");
+        string before = ParameterDigest.Sha256(state!.Parameters.Select(p => p.Tensor));
+        var shard = w.ExpectMsg<ComputeShard>();
+        var poisoned = Answer(shard, id) with { LossSum = double.NaN };
+        foreach (var g in poisoned.Gradient.Tensors) g.fill_(1f);
+        w.Reply(poisoned);
+        Assert.Equal(0, applied.ExpectMsg<StepApplied>().GlobalStep);
+        Assert.Equal(before, ParameterDigest.Sha256(state.Parameters.Select(p => p.Tensor)));
+        Assert.Equal(0, state.Optimizer.Step);
+
+        var next = w.ExpectMsg<ComputeShard>();
+        var healthy = Answer(next, id);
+        foreach (var g in healthy.Gradient.Tensors) g.fill_(1f);
+        w.Reply(healthy);
+        Assert.Equal(1, applied.ExpectMsg<StepApplied>().GlobalStep);
+        Assert.NotEqual(before, ParameterDigest.Sha256(state.Parameters.Select(p => p.Tensor)));
+        var ledger = StepLedger.Read(new RunDirectory(runDir).Ledger);
+        Assert.Equal([true, false], ledger.Select(e => e.Skipped));
+    }
+
+    [Fact]
     public void Should_never_apply_a_step_twice_when_answers_are_duplicated()
     {
         var coordinator = StartCoordinator(workers: 1, TimeSpan.FromSeconds(10), trainCount: 192);

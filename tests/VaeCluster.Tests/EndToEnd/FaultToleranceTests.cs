@@ -112,6 +112,29 @@ public sealed class FaultToleranceTests : IDisposable
     }
 
     [Fact]
+    public void An_interrupted_single_process_run_with_one_worker_resumes_to_the_parameters_of_an_uninterrupted_run()
+    {
+        // 200 steps: long enough that the signal lands mid-run even on a fast machine.
+        string[] common = ["--workers", "1", "--train-limit", "12800", "--checkpoint-every", "5"];
+        var calm = CliProcess.Run(work, ["train", "--epochs", "2", "--run", Path.Combine(work, "calm"), .. common]);
+        Assert.True(calm.ExitCode == 0, calm.StdOut + calm.StdErr);
+
+        string run = Path.Combine(work, "interrupted");
+        using var first = CliProcess.Start(work, ["train", "--epochs", "2", "--run", run, .. common]);
+        ClusterNodes.Drain(first);
+        Assert.True(SpinWait.SpinUntil(() => StepLedger.Read(Path.Combine(run, "ledger.jsonl")).Count >= 12, Patience), "the run never trained");
+        using (var term = System.Diagnostics.Process.Start("kill", ["-TERM", $"{first.Id}"])) term.WaitForExit();
+        Assert.True(first.WaitForExit(TimeSpan.FromSeconds(60)), "SIGTERM did not stop the run");
+        Assert.Equal(130, first.ExitCode);
+        Assert.False(File.Exists(Path.Combine(run, "model.safetensors")));
+
+        var resumed = CliProcess.Run(work, "train", "--resume", run);
+        Assert.True(resumed.ExitCode == 0, resumed.StdOut + resumed.StdErr);
+        Assert.Equal(ClusterNodes.ParametersDigest(calm.StdOut), ClusterNodes.ParametersDigest(resumed.StdOut)); // bit for bit
+        AssertEveryStepOnce(StepLedger.Read(Path.Combine(run, "ledger.jsonl")), steps: 200);
+    }
+
+    [Fact]
     public void A_worker_with_the_wrong_secret_is_refused_and_logged_while_one_with_the_right_secret_trains()
     {
         string right = Path.Combine(work, "right.secret"), wrong = Path.Combine(work, "wrong.secret");
