@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using VaeCluster.Coordinator.Run;
 using Xunit;
@@ -22,7 +20,7 @@ public sealed class ClusterRunTests : IDisposable
     [Fact]
     public void A_coordinator_and_two_worker_processes_train_and_apply_every_step_exactly_once()
     {
-        int port = FreePort(), dataPort = FreePort();
+        int port = ClusterNodes.FreePort(), dataPort = ClusterNodes.FreePort();
         string run = Path.Combine(work, "run");
         using var coordinator = CliProcess.Start(work, "coordinator", "--workers", "2", "--epochs", "2", "--train-limit", $"{TrainLimit}",
             "--run", run, "--port", $"{port}", "--data-port", $"{dataPort}", "--log-every", "5");
@@ -30,9 +28,9 @@ public sealed class ClusterRunTests : IDisposable
             "--name", name, "--log-dir", Path.Combine(run, "logs"), "--data", TestData.MnistDir)).ToList();
         try
         {
-            var output = Finish(coordinator, "coordinator");
+            var output = ClusterNodes.Finish(coordinator, TimeSpan.FromMinutes(3));
             Assert.True(coordinator.ExitCode == 0, output);
-            foreach (var worker in workers) Assert.True(Finish(worker, "worker") is var o && worker.ExitCode == 0, $"worker exit {worker.ExitCode}");
+            foreach (var worker in workers) Assert.True(ClusterNodes.Finish(worker, TimeSpan.FromMinutes(3)) is var o && worker.ExitCode == 0, $"worker exit {worker.ExitCode}: {o}");
         }
         finally
         {
@@ -74,17 +72,6 @@ public sealed class ClusterRunTests : IDisposable
         Assert.True(SpinWait.SpinUntil(() => pids.All(pid => !IsAlive(pid)), TimeSpan.FromSeconds(20)), "a worker process outlived its killed parent");
     }
 
-    private static string Finish(Process process, string what)
-    {
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{what} did not finish in 3 minutes:\n{stdout.Result}{stderr.Result}");
-        }
-        return stdout.Result + stderr.Result;
-    }
 
     private static void AssertLossFell(string run)
     {
@@ -127,10 +114,4 @@ public sealed class ClusterRunTests : IDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
