@@ -118,10 +118,10 @@ public sealed class WorkerLink : ReceiveActor
                     throw new WireError($"a worker may only send Gradient frames here, got {frame.Message.Kind}");
                 var expected = inFlight ?? throw new WireError("a Gradient frame arrived with no shard outstanding");
                 Validate(result, expected.Shard);
-                var gradient = Receive(frame);
+                var (gradient, finite) = Receive(frame);
                 // A finite loss cannot have a NaN or infinite gradient: such a frame is corrupt, not a diverged model
                 // (whose non-finite loss the coordinator sees and skips the step for).
-                if (double.IsFinite(result.LossSum) && !FiniteCheck.AllFinite(gradient.Tensors))
+                if (double.IsFinite(result.LossSum) && !finite)
                 {
                     gradient.Dispose();
                     throw new WireError($"gradient for step {result.Step} shard {result.ShardIndex} holds NaN or infinite values");
@@ -151,16 +151,27 @@ public sealed class WorkerLink : ReceiveActor
             throw new WireError($"gradient over {result.SampleCount} samples, but the shard had {sent.SampleIndices.Length}");
     }
 
-    /// <summary>Reads the payload straight into fresh gradient tensors, which the ShardGradient then owns.</summary>
-    private GradientSum Receive(ReceivedFrame frame)
+    /// <summary>
+    /// Reads the payload straight into fresh gradient tensors, which the ShardGradient then owns, and checks them
+    /// for NaN and infinities (on this thread: the coordinator's cores are busy with the step).
+    /// </summary>
+    private (GradientSum Gradient, bool Finite) Receive(ReceivedFrame frame)
     {
         var tensors = layout.Select(t => empty(t.Shape, ScalarType.Float32)).ToList();
         try
         {
-            if (shared is null) channel.ReceivePayload(frame, tensors);
-            else if (frame.PayloadBytes != 0) throw new WireError("a shared-memory worker sent a payload over the socket");
-            else shared.Gradients.Read(tensors);
-            return new GradientSum(tensors);
+            bool finite;
+            if (shared is not null)
+            {
+                if (frame.PayloadBytes != 0) throw new WireError("a shared-memory worker sent a payload over the socket");
+                finite = shared.Gradients.ReadChecked(tensors);
+            }
+            else
+            {
+                channel.ReceivePayload(frame, tensors);
+                finite = tensors.All(t => FiniteCheck.AllFinite(TensorChunks.Floats(t, 0, checked((int)t.numel()))));
+            }
+            return (new GradientSum(tensors), finite);
         }
         catch
         {

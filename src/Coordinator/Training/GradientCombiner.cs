@@ -13,17 +13,23 @@ namespace VaeCluster.Coordinator.Training;
 /// </summary>
 public static class GradientCombiner
 {
-    /// <summary>Sums into the first shard's tensors (which the caller owns and disposes) and returns them.</summary>
-    public static IReadOnlyList<Tensor> SumInShardOrder(IReadOnlyList<ShardGradient> shards)
+    /// <summary>
+    /// Sums into the first shard's tensors (which the caller owns and disposes) and returns them, with whether the
+    /// sum is all finite (checked in the same pass while it is in cache).
+    /// </summary>
+    public static (IReadOnlyList<Tensor> Sum, bool Finite) SumInShardOrder(IReadOnlyList<ShardGradient> shards)
     {
         var total = shards[0].Gradient.Tensors;
-        if (shards.Count == 1) return total;
+        if (shards.Count == 1) return (total, FiniteCheck.AllFinite(total));
+        int bad = 0;
         TensorChunks.ForEach(total, (t, start, length) =>
         {
+            var sum = TensorChunks.Floats(total[t], start, length);
             for (int s = 1; s < shards.Count; s++)
-                Add(TensorChunks.Floats(total[t], start, length), TensorChunks.Floats(shards[s].Gradient.Tensors[t], start, length));
+                Add(sum, TensorChunks.Floats(shards[s].Gradient.Tensors[t], start, length));
+            if (!FiniteCheck.AllFinite(sum)) Volatile.Write(ref bad, 1);
         });
-        return total;
+        return (total, bad == 0);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

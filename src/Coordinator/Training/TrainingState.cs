@@ -73,8 +73,8 @@ public sealed class TrainingState : IDisposable
         bool finite;
         try
         {
-            var gradient = GradientCombiner.SumInShardOrder(shardsInOrder);
-            finite = shardsInOrder.All(s => double.IsFinite(s.LossSum)) && FiniteCheck.AllFinite(gradient);
+            var (gradient, gradientFinite) = GradientCombiner.SumInShardOrder(shardsInOrder);
+            finite = gradientFinite && shardsInOrder.All(s => double.IsFinite(s.LossSum));
             if (finite) Optimizer.Apply(gradient, Mirror is null ? null : Mirror.Chunk);
         }
         finally

@@ -113,6 +113,22 @@ public sealed unsafe class SharedTensorRegion : IDisposable
     /// <summary>Copies the region into the tensors, which must add up to its size.</summary>
     public void Read(IReadOnlyList<Tensor> tensors) => Copy(tensors, toRegion: false);
 
+    /// <summary>Copies the region into the tensors; false if it held NaN or infinite values (checked in the same pass).</summary>
+    public bool ReadChecked(IReadOnlyList<Tensor> tensors)
+    {
+        long total = tensors.Sum(t => t.numel() * sizeof(float));
+        if (total != Bytes) throw new WireError($"tensors of {total} bytes do not fit a shared region of {Bytes}");
+        bool finite = true;
+        long offset = 0;
+        foreach (var tensor in tensors)
+        {
+            int n = checked((int)tensor.numel());
+            finite &= Training.FiniteCheck.CopyAllFinite(Floats(offset, n), Training.TensorChunks.Floats(tensor, 0, n));
+            offset += n;
+        }
+        return finite;
+    }
+
     private void Copy(IReadOnlyList<Tensor> tensors, bool toRegion)
     {
         long total = tensors.Sum(t => t.numel() * sizeof(float));

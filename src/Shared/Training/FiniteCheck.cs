@@ -17,7 +17,28 @@ public static class FiniteCheck
         return bad == 0;
     }
 
-    private static bool AllFinite(ReadOnlySpan<float> values)
+    /// <summary>Copies <paramref name="from"/> into <paramref name="to"/> and says whether it was all finite, in one pass.</summary>
+    public static bool CopyAllFinite(ReadOnlySpan<float> from, Span<float> to)
+    {
+        var source = MemoryMarshal.Cast<float, Vector<float>>(from);
+        var target = MemoryMarshal.Cast<float, Vector<float>>(to);
+        var acc = Vector<float>.Zero;
+        for (int k = 0; k < source.Length; k++)
+        {
+            var v = source[k];
+            target[k] = v;
+            acc += v - v;
+        }
+        bool finite = Vector.EqualsAll(acc, Vector<float>.Zero);
+        for (int i = source.Length * Vector<float>.Count; i < from.Length; i++)
+        {
+            to[i] = from[i];
+            finite &= float.IsFinite(from[i]);
+        }
+        return finite;
+    }
+
+    public static bool AllFinite(ReadOnlySpan<float> values)
     {
         // x - x is 0 for every finite x and NaN for NaN and ±Inf; NaN never equals 0.
         var vectors = MemoryMarshal.Cast<float, Vector<float>>(values);

@@ -37,7 +37,8 @@ public sealed class ShardGradientTests
         var shards = ComputeOn(shape, parameters, train, ShardPlanner.Cut(batch, workers));
         Assert.Equal(workers, shards.Count);
         Assert.Equal(Batch, shards.Sum(s => s.SampleCount));
-        var combined = GradientCombiner.SumInShardOrder(shards);
+        var (combined, finite) = GradientCombiner.SumInShardOrder(shards);
+        Assert.True(finite);
 
         for (int i = 0; i < parameters.Count; i++)
         {
