@@ -106,12 +106,8 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
     [Fact]
     public void A_link_that_receives_a_gradient_for_another_step_drops_the_worker_without_forwarding_it()
     {
-        var (channel, link) = Admit("w1");
+        var (channel, link) = AdmitWithShardOutstanding(step: 5);
         using var _ = channel;
-        coordinator.Reply(new WorkerAccepted("w1", new SharedParameters(master.NamedParameters())));
-        coordinator.Send(link, new ComputeShard(5, 0, [1], new float[20]));
-        channel.SkipPayload(channel.Receive());
-        Watch(link);
 
         // The link refuses on the header and may cut the connection before the payload is through: that is fine.
         try { channel.Send(new GradientFrame(Step: 4, 0, 1, 1, 1, 0, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList()); }
@@ -123,18 +119,25 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
     [Fact]
     public void A_link_refuses_a_gradient_holding_nan_with_a_finite_loss_and_drops_the_worker()
     {
-        var (channel, link) = Admit("w1");
+        var (channel, link) = AdmitWithShardOutstanding(step: 0);
         using var _ = channel;
-        coordinator.Reply(new WorkerAccepted("w1", new SharedParameters(master.NamedParameters())));
-        coordinator.Send(link, new ComputeShard(0, 0, [1], new float[20]));
-        channel.SkipPayload(channel.Receive());
-        Watch(link);
 
         var corrupt = master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList();
         corrupt[3][0] = float.NaN;
         channel.Send(new GradientFrame(0, 0, 1, LossSum: 500, 480, 20, 0), corrupt);
         ExpectTerminated(link);
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // never reaches the coordinator
+    }
+
+    /// <summary>An admitted, accepted link that has sent one single-sample shard of <paramref name="step"/>; the test watches it.</summary>
+    private (FrameChannel Channel, IActorRef Link) AdmitWithShardOutstanding(long step)
+    {
+        var (channel, link) = Admit("w1");
+        coordinator.Reply(new WorkerAccepted("w1", new SharedParameters(master.NamedParameters())));
+        coordinator.Send(link, new ComputeShard(step, 0, [1], new float[20]));
+        channel.SkipPayload(channel.Receive());
+        Watch(link);
+        return (channel, link);
     }
 
     /// <summary>Joins like a worker node does and connects the data plane; returns the connection and the new link.</summary>
