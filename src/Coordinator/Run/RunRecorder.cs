@@ -31,7 +31,7 @@ public sealed class RunRecorder(RunDirectory run, MnistSplit test, int keepCheck
         var record = new EpochMetrics(
             state.Cursor.Epoch, state.Cursor.GlobalStep,
             TrainLoss: Math.Round(tally.LossSum / Math.Max(1, tally.Samples), 4),
-            TestLoss: Math.Round(Evaluator.TestLoss(state.Model, test, state.Options.Seed), 4),
+            TestLoss: Math.Round(Evaluator.TestLoss(state.Model, test, state.Randomness), 4),
             SamplesPerSecond: Math.Round(tally.Samples / Math.Max(1e-9, tally.Seconds), 1),
             TrainSeconds: Math.Round(tally.Seconds, 3),
             Workers: workers);

@@ -6,25 +6,41 @@ using static TorchSharp.torch;
 namespace VaeCluster.Coordinator.Training;
 
 /// <summary>
-/// Test-set losses in nats per image, computed as the PyTorch reference does (with sampled z). The noise comes
-/// from a fixed seed so that epochs, and runs with different worker counts, are compared on the same draw.
+/// Test-set losses in nats per image, computed as the PyTorch reference does: sampled z, chunks of 1000. During
+/// training the noise comes from the run's stream, as the reference's does; afterwards (<c>vae evaluate</c>) from
+/// a fixed seed, so that repeated evaluations of one model agree.
 /// </summary>
 public static class Evaluator
 {
     private const int Chunk = 1000;
 
+    /// <summary>The training objective on the test set at an epoch's end, with noise from the run's stream.</summary>
+    public static double TestLoss(IVae model, MnistSplit test, RunRandomness stream) =>
+        Average(model, test, stream.DrawNoise, (x, labels, eps) => model.Loss(x, labels, eps).Total);
+
     /// <summary>The training objective on the test set (the mixture model's uses the labels).</summary>
-    public static double TestLoss(IVae model, MnistSplit test, long seed) =>
-        Average(model, test, seed, (x, labels, eps) => model.Loss(x, labels, eps).Total);
+    public static double TestLoss(IVae model, MnistSplit test, long seed)
+    {
+        using var generator = FixedNoise(seed);
+        return Average(model, test, Draw(generator), (x, labels, eps) => model.Loss(x, labels, eps).Total);
+    }
 
     /// <summary>-ELBO of log p(x) without labels: the figure that compares the reference VAE and the mixture model.</summary>
-    public static double TestUnconditionalLoss(IVae model, MnistSplit test, long seed) =>
-        Average(model, test, seed, (x, _, eps) => model.UnconditionalLoss(x, eps));
+    public static double TestUnconditionalLoss(IVae model, MnistSplit test, long seed)
+    {
+        using var generator = FixedNoise(seed);
+        return Average(model, test, Draw(generator), (x, _, eps) => model.UnconditionalLoss(x, eps));
+    }
 
-    private static double Average(IVae model, MnistSplit test, long seed, Func<Tensor, Tensor, Tensor, Tensor> lossSum)
+    private static Generator FixedNoise(long seed) => new(EpochOrder.Mix((ulong)seed ^ 0x7E57UL));
+
+    private static Func<long, int, Tensor> Draw(Generator generator) =>
+        (rows, latent) => randn(new[] { rows, (long)latent }, generator: generator);
+
+    private static double Average(
+        IVae model, MnistSplit test, Func<long, int, Tensor> drawNoise, Func<Tensor, Tensor, Tensor, Tensor> lossSum)
     {
         using var _ = no_grad();
-        using var generator = new Generator(EpochOrder.Mix((ulong)seed ^ 0x7E57UL));
         var images = test.Images;
         long count = images.shape[0];
         double total = 0;
@@ -32,7 +48,7 @@ public static class Evaluator
         {
             using var scope = NewDisposeScope();
             var x = images.narrow(0, start, Math.Min(Chunk, count - start));
-            var eps = randn(new long[] { x.shape[0], model.Shape.Latent }, generator: generator);
+            var eps = drawNoise(x.shape[0], model.Shape.Latent);
             var labels = LabelTensor.Of(test.Labels, start, x.shape[0]);
             total += lossSum(x, labels, eps).item<float>();
         }

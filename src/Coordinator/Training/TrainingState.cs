@@ -13,14 +13,16 @@ namespace VaeCluster.Coordinator.Training;
 public sealed class TrainingState : IDisposable
 {
     private readonly int trainCount;
-    private int[] permutation = [];
-    private int permutationEpoch = -1;
+    private int[] permutation;
 
     public TrainingOptions Options { get; }
     public IVae Model { get; }
     public Adam Optimizer { get; }
     public IReadOnlyList<(string Name, Tensor Tensor)> Parameters { get; }
     public TrainingCursor Cursor { get; private set; }
+
+    /// <summary>The run's random stream after the initial weights: data order, noise, test-set noise.</summary>
+    public RunRandomness Randomness { get; }
 
     /// <summary>Where each update is also written as it is made (cluster mode); null in single-process mode.</summary>
     public IParameterMirror? Mirror { get; set; }
@@ -29,12 +31,14 @@ public sealed class TrainingState : IDisposable
     {
         Options = options;
         this.trainCount = trainCount;
-        // Seeded like the PyTorch reference: the initial weights depend on the seed alone.
-        manual_seed(options.Seed);
-        Model = ModelFactory.Create(options.Shape);
+        // Seeded like the PyTorch reference, draw for draw (see RunRandomness).
+        var (model, stream) = ModelFactory.CreateSeeded(options.Shape, options.Seed);
+        Model = model;
+        Randomness = new RunRandomness(stream);
         Parameters = Model.NamedParameters();
         Optimizer = new Adam(Parameters, options.LearningRate);
         Cursor = new TrainingCursor(Epoch: 1, StepInEpoch: 0, GlobalStep: 0);
+        permutation = Randomness.DrawPermutation(trainCount);
     }
 
     public static TrainingState Fresh(TrainingOptions options, int trainCount) => new(options, trainCount);
@@ -50,16 +54,14 @@ public sealed class TrainingState : IDisposable
     public bool EpochComplete => Cursor.StepInEpoch >= StepsPerEpoch;
     public bool Finished => Cursor.Epoch > Options.Epochs;
 
-    /// <summary>The global batch at the cursor: its samples in this epoch's order and its noise.</summary>
+    /// <summary>
+    /// The global batch at the cursor: its samples in this epoch's order and its noise, drawn for the whole batch
+    /// so that the update does not depend on how it is sharded. Called once per step.
+    /// </summary>
     public GlobalBatch NextBatch()
     {
-        if (permutationEpoch != Cursor.Epoch)
-        {
-            permutation = EpochOrder.Permutation(Options.Seed, Cursor.Epoch, trainCount);
-            permutationEpoch = Cursor.Epoch;
-        }
         var samples = EpochOrder.GlobalBatch(permutation, Cursor.StepInEpoch, Options.BatchSize).ToArray();
-        using var noise = StepNoise.ForStep(Options.Seed, Cursor.GlobalStep, samples.Length, Options.Latent);
+        using var noise = Randomness.DrawNoise(samples.Length, Options.Latent);
         return new GlobalBatch(Cursor.GlobalStep, samples, noise.data<float>().ToArray(), Options.Latent);
     }
 
@@ -86,10 +88,15 @@ public sealed class TrainingState : IDisposable
         return finite;
     }
 
-    public void StartNextEpoch() => Cursor = new TrainingCursor(Cursor.Epoch + 1, 0, Cursor.GlobalStep);
+    /// <summary>Moves to the next epoch and draws its order, as the reference does after its test pass.</summary>
+    public void StartNextEpoch()
+    {
+        Cursor = new TrainingCursor(Cursor.Epoch + 1, 0, Cursor.GlobalStep);
+        permutation = Randomness.DrawPermutation(trainCount);
+    }
 
     public Checkpoint Capture() => new(
-        Cursor, Options.Seed, Options.ToJson(), Parameters,
+        Cursor, Options.Seed, Randomness.Capture(), Options.ToJson(), Parameters,
         new AdamState(Optimizer.Step, Named(Optimizer.ExpAvg), Named(Optimizer.ExpAvgSq)));
 
     private void Restore(Checkpoint checkpoint)
@@ -100,6 +107,7 @@ public sealed class TrainingState : IDisposable
         Optimizer.Restore(checkpoint.Optimizer.Step,
             Parameters.Select(p => expAvg[p.Name]).ToList(), Parameters.Select(p => expAvgSq[p.Name]).ToList());
         Cursor = checkpoint.Cursor;
+        permutation = Randomness.Restore(checkpoint.Random, trainCount);
     }
 
     private IReadOnlyList<(string Name, Tensor Tensor)> Named(IReadOnlyList<Tensor> tensors) =>
@@ -109,5 +117,6 @@ public sealed class TrainingState : IDisposable
     {
         Optimizer.Dispose();
         Model.Dispose();
+        Randomness.Dispose();
     }
 }

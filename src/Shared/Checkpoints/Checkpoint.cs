@@ -19,12 +19,20 @@ public sealed record AdamState(
 /// Everything needed to continue a run at a step boundary as if it had never stopped.
 /// The tensors belong to whoever built or loaded the checkpoint, who disposes them.
 /// </summary>
-/// <param name="DataOrderSeed">Seed of the run's data order, so a resumed epoch visits the same batches.</param>
+/// <param name="DataOrderSeed">The run's seed.</param>
+/// <param name="Random">The run's random stream at this step, so a resumed run draws what it would have drawn.</param>
 /// <param name="ConfigJson">The run's configuration, kept verbatim so a resume can check it is the same run.</param>
 /// <param name="Parameters">Model parameters in state_dict order, with PyTorch's names.</param>
 public sealed record Checkpoint(
     TrainingCursor Cursor,
     long DataOrderSeed,
+    RandomStreamState Random,
     string ConfigJson,
     IReadOnlyList<(string Name, Tensor Tensor)> Parameters,
     AdamState Optimizer);
+
+/// <summary>
+/// libtorch CPU generator states (its own byte layout): <paramref name="Current"/> where the run's stream stands,
+/// <paramref name="BeforePermutation"/> where it stood before drawing the current epoch's order.
+/// </summary>
+public sealed record RandomStreamState(byte[] BeforePermutation, byte[] Current);

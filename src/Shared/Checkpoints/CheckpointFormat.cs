@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using static TorchSharp.torch;
 
 namespace VaeCluster.Checkpoints;
@@ -11,7 +13,7 @@ namespace VaeCluster.Checkpoints;
 /// </summary>
 public static class CheckpointFormat
 {
-    public const string FormatTag = "vaecluster-checkpoint/1";
+    public const string FormatTag = "vaecluster-checkpoint/2";
 
     public const string ModelPrefix = "model.";
     public const string ExpAvgPrefix = "adam.exp_avg.";
@@ -26,6 +28,8 @@ public static class CheckpointFormat
         public const string AdamStep = "adam_step";
         public const string DataOrderSeed = "data_order_seed";
         public const string Config = "config";
+        public const string RandomBeforePermutation = "rng_before_permutation";
+        public const string RandomCurrent = "rng_current";
         public const string Sha256 = "sha256";
     }
 
@@ -47,8 +51,10 @@ public static class CheckpointFormat
             [Keys.AdamStep] = Number(checkpoint.Optimizer.Step),
             [Keys.DataOrderSeed] = Number(checkpoint.DataOrderSeed),
             [Keys.Config] = checkpoint.ConfigJson,
-            [Keys.Sha256] = SafeTensorsFile.DataSectionSha256(tensors),
+            [Keys.RandomBeforePermutation] = Convert.ToBase64String(checkpoint.Random.BeforePermutation),
+            [Keys.RandomCurrent] = Convert.ToBase64String(checkpoint.Random.Current),
         };
+        metadata[Keys.Sha256] = Checksum(tensors, metadata);
         SafeTensorsFile.Write(path, tensors, metadata);
     }
 
@@ -62,13 +68,13 @@ public static class CheckpointFormat
         if (format != FormatTag)
             throw new CheckpointError(path, format is null
                 ? $"not a VaeCluster checkpoint (no '{Keys.Format}' metadata)"
-                : $"format '{format}' is not '{FormatTag}'");
+                : $"format '{format}' is not '{FormatTag}' (another VaeCluster version wrote it; start a new run)");
 
         string Required(string key) =>
             meta.TryGetValue(key, out var value) ? value : throw new CheckpointError(path, $"metadata '{key}' is missing");
 
         // Checked before anything else is trusted: a corrupted file can have a plausible header.
-        if (Required(Keys.Sha256) != SafeTensorsFile.DataSectionSha256(content.Tensors))
+        if (Required(Keys.Sha256) != Checksum(content.Tensors, meta))
             throw new CheckpointError(path, "checksum mismatch: the file is corrupted");
 
         long ParseLong(string key, long min) =>
@@ -87,9 +93,18 @@ public static class CheckpointFormat
         var adamStep = ParseLong(Keys.AdamStep, 0);
         var dataOrderSeed = ParseLong(Keys.DataOrderSeed, long.MinValue);
         var config = Required(Keys.Config);
+        byte[] Base64(string key)
+        {
+            var text = Required(key);
+            var bytes = new byte[text.Length];
+            return Convert.TryFromBase64String(text, bytes, out int length) && length > 0
+                ? bytes[..length]
+                : throw new CheckpointError(path, $"metadata '{key}' is not a base64 generator state");
+        }
+        var random = new RandomStreamState(Base64(Keys.RandomBeforePermutation), Base64(Keys.RandomCurrent));
 
         var (parameters, expAvg, expAvgSq) = SplitTensors(path, content);
-        return new Checkpoint(cursor, dataOrderSeed, config, parameters, new AdamState(adamStep, expAvg, expAvgSq));
+        return new Checkpoint(cursor, dataOrderSeed, random, config, parameters, new AdamState(adamStep, expAvg, expAvgSq));
     }
 
     private static (List<(string, Tensor)> Model, List<(string, Tensor)> ExpAvg, List<(string, Tensor)> ExpAvgSq)
@@ -140,6 +155,26 @@ public static class CheckpointFormat
         IReadOnlyList<(string Name, Tensor Tensor)> tensors)
     {
         foreach (var (name, t) in tensors) into.Add((prefix + name, t.shape, SafeTensorsFile.ToFloats(prefix + name, t)));
+    }
+
+    /// <summary>
+    /// SHA-256 of the data section followed by every metadata entry but the checksum itself (key and value, in
+    /// ordinal key order, each NUL-terminated), so a changed digit of <c>epoch</c> is caught as surely as a
+    /// flipped bit in a weight.
+    /// </summary>
+    public static string Checksum(
+        IReadOnlyList<(string Name, long[] Shape, float[] Data)> tensors, IReadOnlyDictionary<string, string> metadata)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(Convert.FromHexString(SafeTensorsFile.DataSectionSha256(tensors)));
+        foreach (var (key, value) in metadata.Where(m => m.Key != Keys.Sha256).OrderBy(m => m.Key, StringComparer.Ordinal))
+        {
+            sha.AppendData(Encoding.UTF8.GetBytes(key));
+            sha.AppendData([0]);
+            sha.AppendData(Encoding.UTF8.GetBytes(value));
+            sha.AppendData([0]);
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);

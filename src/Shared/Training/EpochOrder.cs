@@ -1,26 +1,11 @@
 namespace VaeCluster.Training;
 
 /// <summary>
-/// The order in which an epoch visits the training set: a permutation that depends only on (seed, epoch),
-/// so a resumed run replays the same minibatches. Uses its own SplitMix64 generator so the order never
-/// changes with the runtime's Random implementation.
+/// How an epoch's order (a permutation of the training set, drawn from the run's random stream) is cut into
+/// global batches.
 /// </summary>
 public static class EpochOrder
 {
-    public static int[] Permutation(long seed, int epoch, int count)
-    {
-        var order = new int[count];
-        for (int i = 0; i < count; i++) order[i] = i;
-        ulong state = Mix((ulong)seed ^ Mix((ulong)epoch * 0x9E3779B97F4A7C15UL));
-        for (int i = count - 1; i > 0; i--)
-        {
-            state = Mix(state + 0x9E3779B97F4A7C15UL);
-            int j = (int)(state % (ulong)(i + 1));
-            (order[i], order[j]) = (order[j], order[i]);
-        }
-        return order;
-    }
-
     public static int StepsPerEpoch(int count, int batchSize) => (count + batchSize - 1) / batchSize;
 
     /// <summary>The sample indices of one global batch (the last batch of an epoch may be smaller).</summary>
@@ -30,7 +15,7 @@ public static class EpochOrder
         return new ArraySegment<int>(permutation, start, Math.Min(batchSize, permutation.Length - start));
     }
 
-    /// <summary>SplitMix64's finaliser: a cheap, well-mixed 64-bit hash.</summary>
+    /// <summary>SplitMix64's finaliser: a cheap, well-mixed 64-bit hash, for deriving independent seeds.</summary>
     public static ulong Mix(ulong z)
     {
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;

@@ -34,6 +34,8 @@ public sealed class CheckpointFormatTests : IDisposable
 
         Assert.Equal(saved.Cursor, loaded.Cursor);
         Assert.Equal(saved.DataOrderSeed, loaded.DataOrderSeed);
+        Assert.Equal(saved.Random.BeforePermutation, loaded.Random.BeforePermutation);
+        Assert.Equal(saved.Random.Current, loaded.Random.Current);
         Assert.Equal(saved.ConfigJson, loaded.ConfigJson);
         Assert.Equal(saved.Optimizer.Step, loaded.Optimizer.Step);
         AssertSameTensors(saved.Parameters, loaded.Parameters);
@@ -55,18 +57,37 @@ public sealed class CheckpointFormatTests : IDisposable
         Assert.Contains(content.Tensors, t => t.Name == "adam.exp_avg.fc4.bias");
         Assert.Contains(content.Tensors, t => t.Name == "adam.exp_avg_sq.fc21.weight");
         var m = content.Metadata;
-        Assert.Equal("vaecluster-checkpoint/1", m["format"]);
+        Assert.Equal("vaecluster-checkpoint/2", m["format"]);
         Assert.Equal("3", m["epoch"]);
         Assert.Equal("17", m["step_in_epoch"]);
         Assert.Equal("77", m["global_step"]);
         Assert.Equal("77", m["adam_step"]);
         Assert.Equal("-1234567890123", m["data_order_seed"]);
         Assert.Equal(ConfigJson, m["config"]);
+        Assert.Equal("AQID+g==", m["rng_before_permutation"]);
+        Assert.Equal("CQgHBgU=", m["rng_current"]);
 
-        // sha256 is over the raw bytes after the header, computed here independently of the writer.
+        // sha256 covers the raw bytes after the header, then each other metadata entry as key NUL value NUL in
+        // ordinal key order: computed here independently of the writer.
         var bytes = File.ReadAllBytes(path);
         var dataStart = 8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(bytes.AsSpan(dataStart))), m["sha256"]);
+        var sealedText = string.Concat(m.Where(e => e.Key != "sha256").OrderBy(e => e.Key, StringComparer.Ordinal)
+            .Select(e => $"{e.Key}\0{e.Value}\0"));
+        var expected = SHA256.HashData([.. SHA256.HashData(bytes.AsSpan(dataStart)), .. System.Text.Encoding.UTF8.GetBytes(sealedText)]);
+        Assert.Equal(Convert.ToHexStringLower(expected), m["sha256"]);
+    }
+
+    [Fact]
+    public void Should_detect_a_changed_metadata_value_by_checksum()
+    {
+        var path = dir.File("c.ckpt");
+        CheckpointFormat.Save(path, Make(globalStep: 5));
+        var content = SafeTensorsFile.Read(path);
+        var metadata = new Dictionary<string, string>(content.Metadata) { ["epoch"] = "4" }; // still a valid epoch
+        SafeTensorsFile.Write(path, content.Tensors, metadata);
+
+        var e = Assert.Throws<CheckpointError>(() => CheckpointFormat.Load(path));
+        Assert.Equal($"{path}: checksum mismatch: the file is corrupted", e.Message);
     }
 
     [Fact]
@@ -98,10 +119,10 @@ public sealed class CheckpointFormatTests : IDisposable
     public void Should_reject_a_wrong_format_tag()
     {
         var path = dir.File("c.ckpt");
-        RewriteMetadata(path, m => m["format"] = "vaecluster-checkpoint/2");
+        RewriteMetadata(path, m => m["format"] = "vaecluster-checkpoint/1");
 
         var e = Assert.Throws<CheckpointError>(() => CheckpointFormat.Load(path));
-        Assert.Equal($"{path}: format 'vaecluster-checkpoint/2' is not 'vaecluster-checkpoint/1'", e.Message);
+        Assert.Equal($"{path}: format 'vaecluster-checkpoint/1' is not 'vaecluster-checkpoint/2' (another VaeCluster version wrote it; start a new run)", e.Message);
     }
 
     [Fact]
@@ -121,6 +142,8 @@ public sealed class CheckpointFormatTests : IDisposable
     [InlineData("adam_step")]
     [InlineData("data_order_seed")]
     [InlineData("config")]
+    [InlineData("rng_before_permutation")]
+    [InlineData("rng_current")]
     [InlineData("sha256")]
     public void Should_reject_missing_metadata(string key)
     {
@@ -145,6 +168,18 @@ public sealed class CheckpointFormatTests : IDisposable
 
         var e = Assert.Throws<CheckpointError>(() => CheckpointFormat.Load(path));
         Assert.Contains($"metadata '{key}' = '{value}'", e.Message);
+    }
+
+    [Theory]
+    [InlineData("rng_current", "not base64!")]
+    [InlineData("rng_before_permutation", "")]
+    public void Should_reject_a_generator_state_that_is_not_base64(string key, string value)
+    {
+        var path = dir.File("c.ckpt");
+        RewriteMetadata(path, m => m[key] = value);
+
+        var e = Assert.Throws<CheckpointError>(() => CheckpointFormat.Load(path));
+        Assert.Equal($"{path}: metadata '{key}' is not a base64 generator state", e.Message);
     }
 
     [Fact]
@@ -178,6 +213,7 @@ public sealed class CheckpointFormatTests : IDisposable
         var content = SafeTensorsFile.Read(path);
         var metadata = new Dictionary<string, string>(content.Metadata);
         edit(metadata);
+        if (metadata.ContainsKey("sha256")) metadata["sha256"] = CheckpointFormat.Checksum(content.Tensors, metadata);
         SafeTensorsFile.Write(path, content.Tensors, metadata);
     }
 

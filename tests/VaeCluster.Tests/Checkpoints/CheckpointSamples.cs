@@ -20,6 +20,7 @@ internal static class CheckpointSamples
         return new Checkpoint(
             new TrainingCursor(Epoch: 3, StepInEpoch: 17, GlobalStep: globalStep),
             DataOrderSeed: -1234567890123L,
+            new RandomStreamState(BeforePermutation: [1, 2, 3, 250], Current: [9, 8, 7, 6, 5]),
             ConfigJson,
             parameters,
             new AdamState(Step: globalStep, expAvg, expAvgSq));

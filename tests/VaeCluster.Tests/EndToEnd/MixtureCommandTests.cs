@@ -90,8 +90,10 @@ public sealed class MixtureCommandTests(MixtureRuns runs) : IClassFixture<Mixtur
         Assert.Equal(Enumerable.Range(0, 10).Select(d => d.ToString()), shares.Select(s => s.Name));
         Assert.All(shares, s => Assert.InRange(s.Value.GetDouble(), 0, 1));
         Assert.Equal(shares.Average(s => s.Value.GetDouble()), line.GetProperty("recognised").GetDouble(), 3);
-        // The same objective, model and noise as the epoch's own line: evaluate must reproduce it.
-        Assert.Equal(epoch.GetProperty("test_loss").GetDouble(), line.GetProperty("test_loss").GetDouble(), 2);
+        // The same objective and model as the epoch's own line, on other noise (training draws it from the run's
+        // stream, evaluate from a fixed seed): the two estimates must agree closely.
+        double trained = epoch.GetProperty("test_loss").GetDouble();
+        Assert.InRange(line.GetProperty("test_loss").GetDouble(), trained * 0.99, trained * 1.01);
         Assert.True(line.GetProperty("test_elbo").GetDouble() < 0);
     }
 

@@ -60,8 +60,9 @@ public sealed class ShardGradientTests
 
     private static GlobalBatch BatchOf(long step)
     {
-        var samples = EpochOrder.Permutation(seed: 5, epoch: 1, count: 512).Take(Batch).ToArray();
-        using var noise = StepNoise.ForStep(seed: 5, step, Batch, latent: 20);
+        using var stream = new RunRandomness(new Generator((ulong)(5 + step)));
+        var samples = stream.DrawPermutation(512).Take(Batch).ToArray();
+        using var noise = stream.DrawNoise(Batch, latent: 20);
         return new GlobalBatch(step, samples, noise.data<float>().ToArray(), Latent: 20);
     }
 
