@@ -22,31 +22,16 @@ public sealed class MetricsLog(string path)
 {
     public void Append(EpochMetrics metrics) => AppendLine(JsonSerializer.Serialize(metrics));
 
-    public void AppendLine(string json)
-    {
-        using var stream = new FileStream(path, FileMode.Append, FileAccess.Write);
-        using var writer = new StreamWriter(stream);
-        writer.WriteLine(json);
-        writer.Flush();
-        stream.Flush(flushToDisk: true);
-    }
+    public void AppendLine(string json) => JsonLines.Append(path, json);
 
     /// <summary>The epoch lines; event lines are skipped.</summary>
-    public IReadOnlyList<EpochMetrics> Read() => Lines()
-        .Where(l => !IsEvent(l))
-        .Select(l => JsonSerializer.Deserialize<EpochMetrics>(l)!).ToList();
+    public IReadOnlyList<EpochMetrics> Read() => JsonLines.Read(path)
+        .Where(o => !o.ContainsKey("event"))
+        .Select(o => o.Deserialize<EpochMetrics>()!).ToList();
 
     /// <summary>Keeps only lines about epochs before <paramref name="epoch"/>, verbatim (event lines keep all their fields).</summary>
-    public void TruncateFrom(int epoch)
-    {
-        var kept = Lines().Where(l => EpochOf(l) is not { } e || e < epoch);
-        AtomicFile.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
-    }
+    public void TruncateFrom(int epoch) => JsonLines.Keep(path, o => EpochOf(o) is not { } e || e < epoch);
 
-    private IEnumerable<string> Lines() => File.Exists(path) ? File.ReadAllLines(path).Where(l => l.Length > 0) : [];
-
-    private static bool IsEvent(string line) => JsonNode.Parse(line) is JsonObject o && o.ContainsKey("event");
-
-    private static int? EpochOf(string line) =>
-        JsonNode.Parse(line) is JsonObject o && o["epoch"] is JsonValue v && v.TryGetValue<int>(out var e) ? e : null;
+    private static int? EpochOf(JsonObject line) =>
+        line["epoch"] is JsonValue v && v.TryGetValue<int>(out var e) ? e : null;
 }

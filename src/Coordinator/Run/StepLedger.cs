@@ -31,18 +31,12 @@ public sealed class StepLedger(string path) : IDisposable
         writer.WriteLine(JsonSerializer.Serialize(entry));
     }
 
-    public static IReadOnlyList<LedgerEntry> Read(string path) => !File.Exists(path)
-        ? []
-        : File.ReadLines(path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<LedgerEntry>(l)!).ToList();
+    public static IReadOnlyList<LedgerEntry> Read(string path) =>
+        JsonLines.Read(path).Select(o => o.Deserialize<LedgerEntry>()!).ToList();
 
     /// <summary>Keeps only the steps before <paramref name="globalStep"/>.</summary>
-    public static void TruncateFrom(string path, long globalStep)
-    {
-        if (!File.Exists(path)) return;
-        var kept = File.ReadLines(path).Where(l => l.Length > 0)
-            .Where(l => JsonSerializer.Deserialize<LedgerEntry>(l)!.GlobalStep < globalStep).ToList();
-        AtomicFile.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
-    }
+    public static void TruncateFrom(string path, long globalStep) =>
+        JsonLines.Keep(path, o => o.Deserialize<LedgerEntry>()!.GlobalStep < globalStep);
 
     public void Dispose() => writer?.Dispose();
 }
