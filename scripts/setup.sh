@@ -16,7 +16,8 @@ apt_updated=0
 apt_install() {
   [ "$(id -u)" = 0 ] || die "installing $* needs root: run 'sudo apt-get install -y $*' (or ./vae as root), then try again"
   if [ $apt_updated = 0 ]; then apt-get update -qq >&2 || die "apt-get update failed; check the machine's Debian mirror"; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2 \
+  # Only what is named, never an upgrade of what the machine already has.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-upgrade "$@" >&2 \
     || die "apt-get install $* failed"
 }
 
@@ -24,30 +25,16 @@ ensure_dotnet() {
   command -v dotnet >/dev/null || die "the .NET SDK is not on PATH; install .NET 10 (https://dot.net) and try again"
 }
 
-# TorchSharp 0.107's native library needs GLIBCXX_3.4.32 (libstdc++ of GCC 13+). Debian 12 ships 3.4.30, and
-# without it TorchSharp dies with a misleading "no reference to libtorch-cpu-linux-x64" error.
-ensure_libstdcxx() {
-  grep -q GLIBCXX_3.4.32 "$LIBSTDCXX" 2>/dev/null && return
-  say "TorchSharp needs GLIBCXX_3.4.32 (libstdc++ from GCC 13+); this system's libstdc++ lacks it."
-  say "Installing libstdc++6 from Debian 13 (trixie), pinned at low priority so nothing else upgrades unasked (about 20 s)."
-  [ "$(id -u)" = 0 ] || die "this fix needs root; run ./vae as root once, or install libstdc++6 >= 13 yourself"
-  local uri
-  uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
-  [ -n "$uri" ] || uri=http://deb.debian.org/debian
-  printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" \
-    > /etc/apt/sources.list.d/trixie.sources
-  printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > /etc/apt/preferences.d/trixie-low
-  apt_updated=0
-  apt_install -t trixie libstdc++6
-  grep -q GLIBCXX_3.4.32 "$LIBSTDCXX" || die "libstdc++ still lacks GLIBCXX_3.4.32 after the upgrade"
-  say "libstdc++ now provides GLIBCXX_3.4.32."
-}
-
 # TorchSharp allocates and frees tensors every step. With glibc malloc a run spends much of its time in the kernel
 # and peaks near 2.7 GB; tcmalloc makes it faster and keeps it under 1 GB (docs/BENCHMARKS.md).
+# Without root it says what to install and carries on with glibc's allocator: slower, never wrong.
 ensure_tcmalloc() {
   [ -e "$TCMALLOC" ] && return
-  say "Installing tcmalloc (libtcmalloc-minimal4): TorchSharp trains faster and in a third of the memory with it."
+  if [ "$(id -u)" != 0 ]; then
+    say "tcmalloc is missing: training runs slower and larger without it; 'sudo apt-get install libtcmalloc-minimal4' adds it."
+    return
+  fi
+  say "Installing tcmalloc (libtcmalloc-minimal4, Debian 12's own package): TorchSharp trains faster and in a third of the memory with it."
   apt_install libtcmalloc-minimal4
 }
 
@@ -71,7 +58,7 @@ ensure_mnist() {
 # Builds in Release only when a source file changed since the last build (dotnet's own no-op build costs seconds).
 build_cli() {
   local stamp=$ROOT/.vae/build.stamp
-  if [ -f "$stamp" ] && [ -f "$CLI_DLL" ] && [ -z "$(find "$ROOT/src" "$ROOT/Directory.Build.props" -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.json' \) -print -quit)" ]; then
+  if [ -f "$stamp" ] && [ -f "$CLI_DLL" ] && [ -z "$(find "$ROOT/src" "$ROOT/build" "$ROOT/Directory.Build.props" "$ROOT/Directory.Build.targets" -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name '*.json' \) -print -quit)" ]; then
     return
   fi
   say "Building VaeCluster (Release)..."
