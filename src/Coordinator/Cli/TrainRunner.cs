@@ -49,7 +49,7 @@ public static class TrainRunner
         {
             var outcome = request.Mode == RunMode.SingleProcess
                 ? await SingleProcessHost.RunAsync(state, recorder, data, log, stop.Token)
-                : await ClusterCoordinatorHost.RunAsync(state, recorder, data.Train.Count, request.Cluster!,
+                : await ClusterCoordinatorHost.RunAsync(state, recorder, data.Train, request.Cluster!,
                     localWorkers: request.Mode == RunMode.LocalCluster ? options.Workers : 0, log, stop.Token);
             log.Information("Coordinator peak memory {PeakMemoryMb} MB", ProcessMemory.PeakMegabytes());
             return outcome.Succeeded ? 0 : 1;

@@ -8,6 +8,7 @@ using VaeCluster.Coordinator.Hosting;
 using VaeCluster.Coordinator.Monitoring;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
+using VaeCluster.Data;
 using VaeCluster.DataPlane;
 using VaeCluster.Hosting;
 using VaeCluster.Protocol;
@@ -24,7 +25,7 @@ public static class ClusterCoordinatorHost
 {
     private static readonly TimeSpan WorkerExitGrace = TimeSpan.FromSeconds(15);
 
-    public static async Task<TrainingFinished> RunAsync(TrainingState state, RunRecorder recorder, int trainSamples,
+    public static async Task<TrainingFinished> RunAsync(TrainingState state, RunRecorder recorder, MnistSplit train,
         ClusterSettings settings, int localWorkers, ILogger log, CancellationToken cancel)
     {
         var outcome = new TaskCompletionSource<TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -46,7 +47,7 @@ public static class ClusterCoordinatorHost
         TrainingMonitors.Start(system, new ProgressPlan(state.Options.Epochs, state.StepsPerEpoch));
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
-            settings.AdvertisedHost, dataPlane.Port, state.Options.Shape, trainSamples,
+            settings.AdvertisedHost, dataPlane.Port, state.Options.Shape, train.Count, train.Sha256,
             layout, published, cookie, settings.Secret), log), WorkerGateway.Name);
         dataPlane.AcceptInto(gateway);
         log.Information("Coordinator node up at {Address}; seed for workers: --seed {Seed}; data plane on port {DataPort}; waiting for {Workers} workers",

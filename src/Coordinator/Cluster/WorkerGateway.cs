@@ -16,7 +16,6 @@ namespace VaeCluster.Coordinator.Cluster;
 public sealed class WorkerGateway : ReceiveActor
 {
     public const string Name = "worker-gateway";
-    public const int ProtocolVersion = 1;
 
     private sealed record Pending(string WorkerId, IActorRef Node, SharedTensorRegion? Gradients);
 
@@ -25,6 +24,7 @@ public sealed class WorkerGateway : ReceiveActor
     private readonly ILogger log;
     private readonly Dictionary<string, Pending> pending = new();
     private readonly Dictionary<string, IActorRef> links = new();
+    private readonly RefusalLog refusals;
     private int linksCreated;
 
     public WorkerGateway(IActorRef coordinator, GatewaySettings settings, ILogger log)
@@ -32,6 +32,7 @@ public sealed class WorkerGateway : ReceiveActor
         this.coordinator = coordinator;
         this.settings = settings;
         this.log = log;
+        refusals = new RefusalLog(log, HandshakeLimits.Default.WarnEvery);
 
         Receive<JoinTraining>(OnJoin);
         Receive<DataPlaneConnected>(OnConnected);
@@ -52,14 +53,19 @@ public sealed class WorkerGateway : ReceiveActor
 
     private void OnJoin(JoinTraining join)
     {
-        if (join.ProtocolVersion != ProtocolVersion)
+        if (join.ProtocolVersion != JoinTraining.CurrentProtocol)
         {
-            Refuse(join, $"worker speaks protocol {join.ProtocolVersion}, the coordinator {ProtocolVersion}: run the same VaeCluster version on every node");
+            Refuse(join, $"worker {join.WorkerId} speaks protocol {join.ProtocolVersion}, the coordinator {JoinTraining.CurrentProtocol}: run the same VaeCluster version on every node");
             return;
         }
         if (join.TrainSamples < settings.TrainSamples)
         {
-            Refuse(join, $"worker loaded {join.TrainSamples} training images, the run needs {settings.TrainSamples}: give every node the same MNIST files");
+            Refuse(join, $"worker {join.WorkerId} loaded {join.TrainSamples} training images, the run needs {settings.TrainSamples}: give every node the same MNIST files");
+            return;
+        }
+        if (join.TrainDataSha256 != settings.TrainDataSha256)
+        {
+            Refuse(join, $"worker {join.WorkerId}'s training data differ from the coordinator's (sha256 {Short(join.TrainDataSha256)} vs {Short(settings.TrainDataSha256)}); give both the same --data");
             return;
         }
         string token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
@@ -75,16 +81,18 @@ public sealed class WorkerGateway : ReceiveActor
 
     private void Refuse(JoinTraining join, string reason)
     {
-        log.Warning("Refused worker {Worker}: {Reason}", join.WorkerId, reason);
+        log.ForContext("Worker", join.WorkerId).Warning("Refused a worker: {Reason}", reason);
         Sender.Tell(new JoinRefused(join.WorkerId, reason));
     }
+
+    private static string Short(string? digest) => string.IsNullOrEmpty(digest) ? "none" : $"{digest[..Math.Min(12, digest.Length)]}..";
 
     private void OnConnected(DataPlaneConnected connected)
     {
         var hello = connected.Hello;
         if (settings.Secret is { } secret && !ClusterSecret.Verify(secret, connected.Nonce, hello.WorkerId, hello.Token, hello.Proof))
         {
-            log.Warning("Data plane: refused {Remote} claiming to be worker {Worker}: it does not prove the cluster secret", connected.Channel.Remote, hello.WorkerId);
+            refusals.Refused("secret", "Data plane: refused {Remote} claiming to be worker {Worker}: it does not prove the cluster secret", connected.Channel.Remote, hello.WorkerId);
             TrySend(connected.Channel, new RefusedFrame("wrong cluster secret: give every node the same secret (VAE_CLUSTER__SECRET or --secret-file)"));
             connected.Channel.Dispose();
             if (pending.Remove(hello.Token, out var offered)) offered.Gradients?.Dispose();
@@ -92,7 +100,7 @@ public sealed class WorkerGateway : ReceiveActor
         }
         if (!pending.Remove(hello.Token, out var admitted) || admitted.WorkerId != hello.WorkerId)
         {
-            log.Warning("Data plane: refused {Remote} claiming to be worker {Worker}: unknown or reused token", connected.Channel.Remote, hello.WorkerId);
+            refusals.Refused("token", "Data plane: refused {Remote} claiming to be worker {Worker}: unknown or reused token", connected.Channel.Remote, hello.WorkerId);
             TrySend(connected.Channel, new RefusedFrame("unknown or reused token: ask the coordinator to join first"));
             connected.Channel.Dispose();
             return;
@@ -113,6 +121,7 @@ public sealed class WorkerGateway : ReceiveActor
     protected override void PostStop()
     {
         foreach (var offer in pending.Values) offer.Gradients?.Dispose();
+        refusals.Flush();
     }
 
     private static void TrySend(FrameChannel channel, IWireMessage message)
@@ -124,9 +133,10 @@ public sealed class WorkerGateway : ReceiveActor
 /// <summary>
 /// What the gateway tells joining workers: where the data plane is and what model to build; and, when workers
 /// on this machine may use shared memory, where the parameters are published and the cookie of this process.
+/// A worker must hold at least <paramref name="TrainSamples"/> images whose DataDigest is <paramref name="TrainDataSha256"/>.
 /// </summary>
 public sealed record GatewaySettings(
-    string DataHost, int DataPort, ModelShape Model, int TrainSamples, IReadOnlyList<TensorLayout> Layout,
+    string DataHost, int DataPort, ModelShape Model, int TrainSamples, string TrainDataSha256, IReadOnlyList<TensorLayout> Layout,
     ParameterPublisher? Parameters = null, string Cookie = "", string? Secret = null);
 
 /// <summary>A link's shared-memory path: parameters from the run's publisher, gradients in the worker's own region.</summary>

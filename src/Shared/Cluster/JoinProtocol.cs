@@ -10,7 +10,13 @@ public interface IJoinMessage;
 
 /// <summary>A worker node asks to take part in training; sent to the coordinator's gateway.</summary>
 /// <param name="TrainSamples">How many training images the worker loaded: it must hold every index it may be sent.</param>
-public sealed record JoinTraining(string WorkerId, int ProtocolVersion, int TrainSamples) : IJoinMessage;
+/// <param name="TrainDataSha256">The DataDigest of the worker's training set: it must be the coordinator's, or the
+/// same indices would name other images and the run would quietly train on a mix.</param>
+public sealed record JoinTraining(string WorkerId, int ProtocolVersion, int TrainSamples, string TrainDataSha256) : IJoinMessage
+{
+    /// <summary>The join protocol this build speaks (2: JoinTraining carries the data digest); nodes must agree.</summary>
+    public const int CurrentProtocol = 2;
+}
 
 /// <summary>
 /// The coordinator's answer: connect to its data plane at Host:Port and present Token, which admits exactly one

@@ -79,7 +79,7 @@ public sealed class MnistDataset : IDisposable
                 $"labels do not match images: {images.Count} images in {Path.GetFileName(imagesPath)} but {labels.Count} labels in {Path.GetFileName(labelsPath)}");
 
         int n = Math.Min(limit ?? images.Count, images.Count);
-        return new MnistSplit(ToTensor(images.Data, n), labels.Data[..n]);
+        return new MnistSplit(ToTensor(images.Data, n), labels.Data[..n], DataDigest.Of(images, labels));
     }
 
     private static Tensor ToTensor(byte[] pixels, int n)

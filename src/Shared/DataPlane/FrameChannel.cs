@@ -15,6 +15,7 @@ public sealed class FrameChannel : IDisposable
     public const uint Magic = 0x46454156; // "VAEF" in little-endian bytes
     public const byte Version = 1;
     public const int PrefixBytes = 20;
+    /// <summary>The largest header of any kind (Shard and Welcome); the other kinds have tighter bounds of their own.</summary>
     public const int MaxHeaderBytes = 8 << 20;
     public const long MaxPayloadBytes = 1L << 31;
     private const int SocketBufferBytes = 4 << 20;
@@ -55,61 +56,111 @@ public sealed class FrameChannel : IDisposable
 
     public void Send(IWireMessage message, IReadOnlyList<Tensor>? payload = null)
     {
+        long payloadBytes = payload?.Sum(t => t.numel() * sizeof(float)) ?? 0;
+        SendAll(Encode(message, payloadBytes));
+        foreach (var tensor in payload ?? []) SendAll(Float32Bytes(tensor));
+    }
+
+    /// <summary>A frame's prefix and header, ready to send; the payload, if any, follows separately.</summary>
+    private static byte[] Encode(IWireMessage message, long payloadBytes)
+    {
         using var header = new MemoryStream();
         header.SetLength(PrefixBytes);
         header.Position = PrefixBytes;
         using (var writer = new BinaryWriter(header, Encoding.UTF8, leaveOpen: true)) message.Write(writer);
-        int headerBytes = (int)header.Length - PrefixBytes;
-        long payloadBytes = payload?.Sum(t => t.numel() * sizeof(float)) ?? 0;
-
-        var frame = header.GetBuffer().AsSpan(0, (int)header.Length);
+        var frame = header.ToArray();
         BinaryPrimitives.WriteUInt32LittleEndian(frame, Magic);
         frame[4] = Version;
         frame[5] = (byte)message.Kind;
-        BinaryPrimitives.WriteUInt16LittleEndian(frame[6..], 0);
-        BinaryPrimitives.WriteInt32LittleEndian(frame[8..], headerBytes);
-        BinaryPrimitives.WriteInt64LittleEndian(frame[12..], payloadBytes);
-        SendAll(frame);
-        foreach (var tensor in payload ?? []) SendAll(Float32Bytes(tensor));
+        BinaryPrimitives.WriteUInt16LittleEndian(frame.AsSpan(6), 0);
+        BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(8), frame.Length - PrefixBytes);
+        BinaryPrimitives.WriteInt64LittleEndian(frame.AsSpan(12), payloadBytes);
+        return frame;
     }
 
     /// <summary>Reads the next frame's prefix and header; its payload must then be received or skipped.</summary>
     public ReceivedFrame Receive()
     {
         ReceiveAll(prefix);
+        var (kind, headerBytes, payloadBytes) = ReadPrefix();
+        var header = new byte[headerBytes];
+        ReceiveAll(header);
+        return new ReceivedFrame(Decode(kind, header), payloadBytes);
+    }
+
+    /// <summary>
+    /// Reads one payload-free frame of the expected kind without blocking a thread, for handshakes with peers
+    /// not yet trusted: the kind and the header's size are checked on the 20-byte prefix, so a header is only
+    /// allocated once it is known to be small, and <paramref name="cancel"/> ends the wait at any byte.
+    /// </summary>
+    public async Task<IWireMessage> ReceiveHandshakeAsync(FrameKind expected, CancellationToken cancel)
+    {
+        await ReceiveAllAsync(prefix, cancel);
+        var (kind, headerBytes, payloadBytes) = ReadPrefix();
+        if (kind != expected) throw new WireError($"expected {expected} as the first frame, got {kind}");
+        if (payloadBytes != 0) throw new WireError($"a {kind} frame carries no payload, this one announces {payloadBytes} bytes");
+        var header = new byte[headerBytes];
+        await ReceiveAllAsync(header, cancel);
+        return Decode(kind, header);
+    }
+
+    /// <summary>Sends a payload-free frame without blocking a thread (handshakes).</summary>
+    public async Task SendAsync(IWireMessage message, CancellationToken cancel)
+    {
+        var frame = Encode(message, payloadBytes: 0);
+        for (int sent = 0; sent < frame.Length;)
+        {
+            int n = await socket.SendAsync(frame.AsMemory(sent), SocketFlags.None, cancel);
+            sent += n;
+            BytesSent += n;
+        }
+    }
+
+    /// <summary>
+    /// Checks the prefix just read: magic, version, a known kind, and lengths within that kind's bounds, all
+    /// before the header is allocated, so a peer announcing a huge header costs nothing.
+    /// </summary>
+    private (FrameKind Kind, int HeaderBytes, long PayloadBytes) ReadPrefix()
+    {
         if (BinaryPrimitives.ReadUInt32LittleEndian(prefix) != Magic) throw new WireError("not a VaeCluster data-plane frame (bad magic)");
         if (prefix[4] != Version) throw new WireError($"wire format version {prefix[4]}, this node speaks {Version}");
         var kind = (FrameKind)prefix[5];
+        if (!Kinds.TryGetValue(kind, out var known)) throw new WireError($"unknown frame kind {(byte)kind}");
         int headerBytes = BinaryPrimitives.ReadInt32LittleEndian(prefix.AsSpan(8));
         long payloadBytes = BinaryPrimitives.ReadInt64LittleEndian(prefix.AsSpan(12));
-        if (headerBytes is < 0 or > MaxHeaderBytes) throw new WireError($"header of {headerBytes} bytes is out of range");
+        if (headerBytes < 0 || headerBytes > known.MaxHeaderBytes)
+            throw new WireError($"{kind} header of {headerBytes} bytes is out of range (0-{known.MaxHeaderBytes})");
         if (payloadBytes is < 0 or > MaxPayloadBytes) throw new WireError($"payload of {payloadBytes} bytes is out of range");
+        return (kind, headerBytes, payloadBytes);
+    }
 
-        var header = new byte[headerBytes];
-        ReceiveAll(header);
+    private static IWireMessage Decode(FrameKind kind, byte[] header)
+    {
         using var reader = new BinaryReader(new MemoryStream(header), Encoding.UTF8);
         IWireMessage message;
         try
         {
-            message = kind switch
-            {
-                FrameKind.Hello => HelloFrame.Read(reader),
-                FrameKind.Welcome => WelcomeFrame.Read(reader),
-                FrameKind.Refused => RefusedFrame.Read(reader),
-                FrameKind.Shard => ShardFrame.Read(reader),
-                FrameKind.Gradient => GradientFrame.Read(reader),
-                FrameKind.Bye => ByeFrame.Read(reader),
-                FrameKind.Challenge => ChallengeFrame.Read(reader),
-                _ => throw new WireError($"unknown frame kind {(byte)kind}"),
-            };
+            message = Kinds[kind].Read(reader);
         }
         catch (EndOfStreamException)
         {
             throw new WireError($"{kind} header is shorter than its fields");
         }
-        if (reader.BaseStream.Position != headerBytes) throw new WireError($"{kind} header has {headerBytes - reader.BaseStream.Position} trailing bytes");
-        return new ReceivedFrame(message, payloadBytes);
+        if (reader.BaseStream.Position != header.Length) throw new WireError($"{kind} header has {header.Length - reader.BaseStream.Position} trailing bytes");
+        return message;
     }
+
+    /// <summary>Each kind's decoder and the largest header it can have, checked before a header is read.</summary>
+    private static readonly Dictionary<FrameKind, (Func<BinaryReader, IWireMessage> Read, int MaxHeaderBytes)> Kinds = new()
+    {
+        [FrameKind.Hello] = (HelloFrame.Read, HelloFrame.MaxHeaderBytes),
+        [FrameKind.Welcome] = (WelcomeFrame.Read, MaxHeaderBytes),
+        [FrameKind.Refused] = (RefusedFrame.Read, WireText.MaxWireBytes),
+        [FrameKind.Shard] = (ShardFrame.Read, MaxHeaderBytes),
+        [FrameKind.Gradient] = (GradientFrame.Read, GradientFrame.HeaderBytes),
+        [FrameKind.Bye] = (ByeFrame.Read, WireText.MaxWireBytes),
+        [FrameKind.Challenge] = (ChallengeFrame.Read, ChallengeFrame.HeaderBytes),
+    };
 
     /// <summary>Reads the frame's payload into these tensors, after checking it has exactly their size.</summary>
     public void ReceivePayload(ReceivedFrame frame, IReadOnlyList<Tensor> into)
@@ -141,6 +192,17 @@ public sealed class FrameChannel : IDisposable
             int sent = socket.Send(bytes);
             bytes = bytes[sent..];
             BytesSent += sent;
+        }
+    }
+
+    private async Task ReceiveAllAsync(Memory<byte> into, CancellationToken cancel)
+    {
+        while (!into.IsEmpty)
+        {
+            int got = await socket.ReceiveAsync(into, SocketFlags.None, cancel);
+            if (got == 0) throw new EndOfStreamException("the peer closed the data-plane connection");
+            into = into[got..];
+            BytesReceived += got;
         }
     }
 

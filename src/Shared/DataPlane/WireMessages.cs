@@ -16,6 +16,8 @@ public interface IWireMessage
 /// <param name="Proof">HMAC-SHA256 with the cluster secret over the Challenge nonce, worker id and token (ClusterSecret); empty without a secret.</param>
 public sealed record HelloFrame(string WorkerId, string Token, bool SharedMemory = false, string Proof = "") : IWireMessage
 {
+    /// <summary>Three strings and a flag: what a stranger may make the coordinator allocate before it proves the secret.</summary>
+    public const int MaxHeaderBytes = 3 * WireText.MaxWireBytes + 1;
     public FrameKind Kind => FrameKind.Hello;
     public void Write(BinaryWriter w) { w.Write(WorkerId); w.Write(Token); w.Write(SharedMemory); w.Write(Proof); }
     public static HelloFrame Read(BinaryReader r) => new(WireText.Read(r), WireText.Read(r), r.ReadBoolean(), WireText.Read(r));
@@ -25,6 +27,7 @@ public sealed record HelloFrame(string WorkerId, string Token, bool SharedMemory
 public sealed record ChallengeFrame(byte[] Nonce) : IWireMessage
 {
     public const int NonceBytes = 32;
+    public const int HeaderBytes = sizeof(int) + NonceBytes;
     public FrameKind Kind => FrameKind.Challenge;
     public void Write(BinaryWriter w) { w.Write(Nonce.Length); w.Write(Nonce); }
 
@@ -120,6 +123,7 @@ public sealed record ShardFrame(long Step, int ShardIndex, int Latent, int[] Sam
 public sealed record GradientFrame(
     long Step, int ShardIndex, int SampleCount, double LossSum, double ReconstructionSum, double KlSum, long ComputeMicros) : IWireMessage
 {
+    public const int HeaderBytes = 2 * sizeof(int) + 2 * sizeof(long) + 3 * sizeof(double);
     public FrameKind Kind => FrameKind.Gradient;
 
     public void Write(BinaryWriter w)
@@ -135,10 +139,14 @@ public sealed record GradientFrame(
 /// <summary>Strings on the wire: BinaryWriter's length-prefixed UTF-8, at most 4 KiB.</summary>
 internal static class WireText
 {
+    public const int MaxBytes = 4096;
+    /// <summary>A string at its longest: the 7-bit-encoded length (2 bytes up to 16,383) and the text.</summary>
+    public const int MaxWireBytes = MaxBytes + 2;
+
     public static string Read(BinaryReader r)
     {
         string s = r.ReadString();
-        if (Encoding.UTF8.GetByteCount(s) > 4096) throw new WireError("a text field is longer than 4 KiB");
+        if (Encoding.UTF8.GetByteCount(s) > MaxBytes) throw new WireError("a text field is longer than 4 KiB");
         return s;
     }
 }

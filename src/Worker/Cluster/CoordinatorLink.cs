@@ -125,7 +125,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private void AskToJoin()
     {
         var gateway = Context.ActorSelection(new RootActorPath(coordinatorNode!) / "user" / "worker-gateway");
-        gateway.Tell(new JoinTraining(workerId, ProtocolVersion: 1, TrainSamples: train.Count));
+        gateway.Tell(new JoinTraining(workerId, JoinTraining.CurrentProtocol, train.Count, train.Sha256));
     }
 
     private void Connect(DataPlaneOffer offer)
