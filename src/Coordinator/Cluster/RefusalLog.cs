@@ -43,6 +43,6 @@ public sealed class RefusalLog(ILogger log, TimeSpan every, TimeProvider? clock 
             foreach (var (kind, _) in untold) kinds[kind] = kinds[kind] with { Quiet = 0 };
         }
         foreach (var (kind, quiet) in untold)
-            log.Warning("Data plane: {Quiet} more connections refused ({Kind}) since the last warning", quiet, kind);
+            log.Warning("Data plane: {Quiet} more connections refused ({Kind:l}) since the last warning", quiet, kind);
     }
 }

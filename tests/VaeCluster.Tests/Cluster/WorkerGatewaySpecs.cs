@@ -18,6 +18,7 @@ namespace VaeCluster.Tests.Cluster;
 public sealed class WorkerGatewaySpecs : TestKit, IDisposable
 {
     private const int TrainSamples = 1000;
+    private const string DataSha256 = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
     private const string Secret = "the-cluster-secret";
     private readonly Vae master = new(ModelShape.Reference);
     private readonly DataPlaneListener listener = DataPlaneListener.Bind("127.0.0.1", 0, Serilog.Core.Logger.None);
@@ -27,7 +28,7 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
     public WorkerGatewaySpecs() : base($"{AkkaHost.PinnedDispatcher} {{ type = PinnedDispatcher }}")
     {
         coordinator = CreateTestProbe();
-        var settings = new GatewaySettings("127.0.0.1", listener.Port, ModelShape.Reference, TrainSamples, TensorLayout.Of(master.NamedParameters()),
+        var settings = new GatewaySettings("127.0.0.1", listener.Port, ModelShape.Reference, TrainSamples, DataSha256, TensorLayout.Of(master.NamedParameters()),
             Secret: Secret);
         gateway = Sys.ActorOf(WorkerGateway.Props(coordinator.Ref, settings, Serilog.Core.Logger.None));
         listener.AcceptInto(gateway);
@@ -44,17 +45,30 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
     public void Refuses_a_worker_of_another_protocol_or_with_too_little_data()
     {
         var node = CreateTestProbe();
-        node.Send(gateway, new JoinTraining("w1", ProtocolVersion: 99, TrainSamples));
+        node.Send(gateway, new JoinTraining("w1", ProtocolVersion: 99, TrainSamples, DataSha256));
         Assert.Contains("protocol 99", node.ExpectMsg<JoinRefused>().Reason);
-        node.Send(gateway, new JoinTraining("w1", WorkerGateway.ProtocolVersion, TrainSamples: 10));
+        node.Send(gateway, new JoinTraining("w1", JoinTraining.CurrentProtocol, TrainSamples: 10, DataSha256));
         Assert.Contains("loaded 10 training images", node.ExpectMsg<JoinRefused>().Reason);
+    }
+
+    [Fact]
+    public void Refuses_a_worker_whose_training_data_differ_even_with_the_same_count()
+    {
+        var node = CreateTestProbe();
+        string other = new('a', 64);
+        node.Send(gateway, new JoinTraining("w1", JoinTraining.CurrentProtocol, TrainSamples, other));
+        var refused = node.ExpectMsg<JoinRefused>();
+        Assert.Equal("worker w1's training data differ from the coordinator's (sha256 aaaaaaaaaaaa.. vs 5eed5eed5eed..); give both the same --data",
+            refused.Reason);
+        node.Send(gateway, new JoinTraining("w1", JoinTraining.CurrentProtocol, TrainSamples, DataSha256));
+        node.ExpectMsg<DataPlaneOffer>(); // the same worker with the right data is welcome
     }
 
     [Fact]
     public void Refuses_a_data_plane_connection_with_a_token_it_did_not_issue()
     {
         var node = CreateTestProbe();
-        node.Send(gateway, new JoinTraining("w1", WorkerGateway.ProtocolVersion, TrainSamples));
+        node.Send(gateway, new JoinTraining("w1", JoinTraining.CurrentProtocol, TrainSamples, DataSha256));
         node.ExpectMsg<DataPlaneOffer>();
         using var channel = FrameChannel.Connect("127.0.0.1", listener.Port, TimeSpan.FromSeconds(5));
         channel.SetReceiveTimeout(TimeSpan.FromSeconds(5));
@@ -68,7 +82,7 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
     public void Refuses_a_worker_that_cannot_prove_the_cluster_secret_even_with_a_valid_token()
     {
         var node = CreateTestProbe();
-        node.Send(gateway, new JoinTraining("w1", WorkerGateway.ProtocolVersion, TrainSamples));
+        node.Send(gateway, new JoinTraining("w1", JoinTraining.CurrentProtocol, TrainSamples, DataSha256));
         var offer = node.ExpectMsg<DataPlaneOffer>();
         using var channel = FrameChannel.Connect(offer.Host, offer.Port, TimeSpan.FromSeconds(5));
         channel.SetReceiveTimeout(TimeSpan.FromSeconds(5));
@@ -144,7 +158,7 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
     private (FrameChannel Channel, IActorRef Link) Admit(string workerId)
     {
         var node = CreateTestProbe();
-        node.Send(gateway, new JoinTraining(workerId, WorkerGateway.ProtocolVersion, TrainSamples));
+        node.Send(gateway, new JoinTraining(workerId, JoinTraining.CurrentProtocol, TrainSamples, DataSha256));
         var offer = node.ExpectMsg<DataPlaneOffer>();
         var channel = FrameChannel.Connect(offer.Host, offer.Port, TimeSpan.FromSeconds(5));
         channel.SetReceiveTimeout(TimeSpan.FromSeconds(10));
