@@ -80,6 +80,8 @@ public sealed class FrameChannelTests : IDisposable
         { "unknown kind", Prefix(kind: 99, header: 0, payload: 0, body: []), "unknown frame kind 99" },
         { "negative header length", Prefix(kind: 6, header: -1, payload: 0, body: []), "out of range" },
         { "huge header length", Prefix(kind: 6, header: FrameChannel.MaxHeaderBytes + 1, payload: 0, body: []), "out of range" },
+        { "Hello header past its kind's bound", Prefix(kind: 1, header: HelloFrame.MaxHeaderBytes + 1, payload: 0, body: []), "Hello header of 12296 bytes is out of range (0-12295)" },
+        { "Gradient header past its fixed size", Prefix(kind: 5, header: GradientFrame.HeaderBytes + 1, payload: 0, body: []), "out of range (0-48)" },
         { "negative payload", Prefix(kind: 6, header: 1, payload: -5, body: [0]), "out of range" },
         { "header shorter than its fields", Prefix(kind: 5, header: 4, payload: 0, body: [1, 2, 3, 4]), "shorter than its fields" },
         { "trailing bytes", Prefix(kind: 6, header: 3, payload: 0, body: [1, (byte)'x', 7]), "trailing bytes" },
