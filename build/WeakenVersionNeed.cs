@@ -30,11 +30,15 @@ public sealed class WeakenVersionNeed : Task
             int flagsOffset = FindVernauxFlags(elf, Version);
             if (flagsOffset < 0)
             {
-                Log.LogMessage(MessageImportance.Low, $"{Library} does not need {Version}; left as it is.");
+                Log.LogMessage(MessageImportance.High, $"{Library} does not need {Version}; left as it is.");
                 return true;
             }
             ushort flags = BitConverter.ToUInt16(elf, flagsOffset);
-            if ((flags & VerFlgWeak) != 0) return true;
+            if ((flags & VerFlgWeak) != 0)
+            {
+                Log.LogMessage(MessageImportance.High, $"The {Version} version need of {Library} is already weak.");
+                return true;
+            }
             using (var file = new FileStream(Library, FileMode.Open, FileAccess.ReadWrite))
             {
                 file.Position = flagsOffset;
@@ -47,7 +51,7 @@ public sealed class WeakenVersionNeed : Task
                 return false;
             }
             Log.LogMessage(MessageImportance.High,
-                $"Marked the {Version} version need of {Path.GetFileName(Library)} weak, so it loads on this system's libstdc++.");
+                $"Marked the {Version} version need of {Library} weak, so it loads on a libstdc++ without it.");
             return true;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)

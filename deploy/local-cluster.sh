@@ -30,7 +30,7 @@ if [ -z "$workers" ]; then workers=2 && coordinator_args+=(--workers 2); fi
 port=${COORDINATOR_PORT:-4053} data_port=${DATA_PORT:-4054}
 log_dir=${LOG_DIR:-$ROOT/.vae/local-cluster/$(date +%Y%m%d-%H%M%S)}
 
-ensure_dotnet; ensure_libstdcxx; ensure_tcmalloc
+ensure_dotnet; ensure_tcmalloc
 if [ "$data" = "$ROOT/data/mnist" ]; then ensure_mnist "$data"; fi
 build_cli
 export DOTNET_gcServer=0 DOTNET_TieredPGO=1 VAE_MNIST_DIR=$data

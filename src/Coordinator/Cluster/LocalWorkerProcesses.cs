@@ -34,15 +34,17 @@ public sealed class LocalWorkerProcesses : IDisposable
 
     private void StartOne(string id, string seed, string dataDir, string logDir, string? secret, int? core)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
+        string host = Environment.ProcessPath ?? "dotnet";
+        var start = new ProcessStartInfo(host)
         {
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
         // Through the environment, not the command line, which any user can read with ps.
         if (secret is not null) start.Environment["VAE_CLUSTER__SECRET"] = secret;
-        // Started as `dotnet vae.dll worker ...`: the same build, the same environment (tcmalloc included).
-        start.ArgumentList.Add(typeof(LocalWorkerProcesses).Assembly.Location);
+        // The same build, the same environment (tcmalloc included): `dotnet vae.dll worker ...` from a build, or the
+        // published folder's own executable (`vae worker ...`), which takes no assembly path.
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(LocalWorkerProcesses).Assembly.Location);
         foreach (var arg in new[]
                  {
                      "worker", "--seed", seed, "--name", id, "--data", dataDir, "--log-dir", logDir,

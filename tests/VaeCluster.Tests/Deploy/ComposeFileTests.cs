@@ -62,6 +62,46 @@ public sealed class ComposeFileTests
     }
 
     [Fact]
+    public void Should_leave_a_worker_that_exited_after_bye_down_and_restart_only_a_crashed_one_a_few_times()
+    {
+        Assert.Equal("no", ComposeServices.Map("coordinator").Text("restart"));
+        // on-failure:N restarts only a non-zero exit; "always" or "unless-stopped" would start a finished worker again.
+        Assert.Matches(@"^(no|on-failure:\d+)$", ComposeServices.Map("worker").Text("restart"));
+    }
+
+    [Fact]
+    public void Should_wait_for_the_coordinator_instead_of_racing_the_workers_with_exit_code_from()
+    {
+        // --exit-code-from implies --abort-on-container-exit: the first worker to exit after Bye stops the stack.
+        foreach (var file in new[] { ComposeFile, "deploy/README.md" })
+        {
+            var text = DeployFiles.Read(file);
+            var commands = text.Split('\n').Where(l => l.TrimStart('#', ' ').StartsWith("docker compose")).ToList();
+            Assert.Contains(commands, c => c.Contains("wait coordinator"));
+            Assert.DoesNotContain(commands, c => c.Contains("--exit-code-from") || c.Contains("--abort-on-container-exit"));
+        }
+    }
+
+    [Fact]
+    public void Should_build_the_image_from_the_folder_that_vae_publish_writes()
+    {
+        foreach (var service in new[] { "coordinator", "worker" })
+        {
+            var build = ComposeServices.Map(service).Map("<<").Map("build");
+            Assert.Equal("../out/vae", build.Text("context"));
+            Assert.Equal("../../deploy/Dockerfile", build.Text("dockerfile"));
+        }
+        Assert.Contains("out=$ROOT/out/vae", DeployFiles.Read("scripts/publish.sh"));
+    }
+
+    [Fact]
+    public void Should_give_every_node_the_same_optional_secret()
+    {
+        foreach (var service in new[] { "coordinator", "worker" })
+            Assert.Equal("${VAE_CLUSTER_SECRET:-}", ComposeServices.Map(service).Map("environment").Text("VAE_CLUSTER__SECRET"));
+    }
+
+    [Fact]
     public void Should_give_the_worker_a_script_that_sh_parses()
     {
         var check = Shell.Run("sh", "-n", "-c", ComposeWorkerScript);

@@ -25,12 +25,23 @@ public static partial class DeployFiles
         return stream.Documents.Select(d => (YamlMappingNode)d.RootNode).ToList();
     }
 
-    /// <summary>Every Kubernetes object under deploy/k8s except the kustomization, with the file it came from.</summary>
-    public static IReadOnlyList<(string File, YamlMappingNode Object)> KubernetesObjects() =>
-        Directory.EnumerateFiles(Path.Combine(Deploy, "k8s"), "*.yaml")
+    /// <summary>
+    /// The Kubernetes objects in one folder of deploy/k8s (not its subfolders), kustomization excepted, with the file
+    /// each came from: "" is the run (deploy/k8s), "storage" the runs volume, "tools" the helper pods.
+    /// </summary>
+    public static IReadOnlyList<(string File, YamlMappingNode Object)> KubernetesObjects(string folder = "") =>
+        Directory.EnumerateFiles(Path.Combine(Deploy, "k8s", folder), "*.yaml")
             .Where(f => Path.GetFileName(f) != "kustomization.yaml")
             .Order()
             .SelectMany(f => LoadYaml(Path.GetRelativePath(Root, f)).Select(o => (Path.GetFileName(f), o)))
+            .ToList();
+
+    /// <summary>Every Kubernetes object anywhere under deploy/k8s, kustomizations excepted.</summary>
+    public static IReadOnlyList<(string File, YamlMappingNode Object)> AllKubernetesObjects() =>
+        Directory.EnumerateDirectories(Path.Combine(Deploy, "k8s"), "*", SearchOption.AllDirectories)
+            .Select(d => Path.GetRelativePath(Path.Combine(Deploy, "k8s"), d))
+            .Prepend("")
+            .SelectMany(d => KubernetesObjects(d))
             .ToList();
 
     public static YamlMappingNode KubernetesObject(string kind, string name) =>

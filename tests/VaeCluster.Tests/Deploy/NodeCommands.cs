@@ -34,7 +34,7 @@ public sealed partial record NodeCommand(string Source, string Command, IReadOnl
         return new NodeCommand(source, list[0], list.Skip(1).ToList(), []);
     }
 
-    /// <summary>Every "vae.dll|$CLI_DLL|./vae coordinator|worker ..." in a shell script or a document.</summary>
+    /// <summary>Every "vae.dll|$CLI_DLL|./vae|/opt/vae/vae coordinator|worker ..." in a shell script or a document.</summary>
     public static IReadOnlyList<NodeCommand> FromScript(string source, string script)
     {
         var text = script.Replace("\\\r\n", " ").Replace("\\\n", " ");
@@ -74,7 +74,7 @@ public sealed partial record NodeCommand(string Source, string Command, IReadOnl
     [GeneratedRegex(@"^--[a-z][a-z-]*(=.*)?$")]
     private static partial Regex Flag();
 
-    [GeneratedRegex(@"(vae\.dll|\$CLI_DLL|\./vae)""?\s+(?<command>coordinator|worker)\b(?<rest>[^\n]*)")]
+    [GeneratedRegex(@"(vae\.dll|\$CLI_DLL|\./vae|/opt/vae/vae)""?\s+(?<command>coordinator|worker)\b(?<rest>[^\n]*)")]
     private static partial Regex Invocation();
 
     [GeneratedRegex(@"\bset -- (?<rest>[^;\n]*)")]
@@ -103,16 +103,18 @@ public static class DeployedNodes
     public static YamlMappingNode Container(YamlMappingNode workload) => PodSpec(workload).Seq("containers").Maps().Single();
 
     public static YamlMappingNode CoordinatorJob => DeployFiles.KubernetesObject("Job", "vae-coordinator");
-    public static YamlMappingNode WorkerDeployment => DeployFiles.KubernetesObject("Deployment", "vae-worker");
+    public static YamlMappingNode WorkerJob => DeployFiles.KubernetesObject("Job", "vae-worker");
     public static YamlMappingNode CoordinatorService => DeployFiles.KubernetesObject("Service", "vae-coordinator");
 
+    /// <summary>The coordinator's and the workers' sh -c scripts (they add --resume/--tls-cert as the volume holds them).</summary>
     public static string CoordinatorScript => Container(CoordinatorJob).Seq("args").Texts().Single();
+    public static string WorkerScript => Container(WorkerJob).Seq("args").Texts().Single();
 
     public static NodeCommand KubernetesCoordinator =>
         NodeCommand.FromScript("deploy/k8s/coordinator-job.yaml", CoordinatorScript).Single();
 
     public static NodeCommand KubernetesWorker =>
-        NodeCommand.FromArgs("deploy/k8s/workers.yaml", Container(WorkerDeployment).Seq("args").Texts());
+        NodeCommand.FromScript("deploy/k8s/workers-job.yaml", WorkerScript).Single();
 
     public static IReadOnlyList<NodeCommand> LocalCluster =>
         NodeCommand.FromScript("deploy/local-cluster.sh", DeployFiles.Read("deploy/local-cluster.sh"));
