@@ -100,6 +100,7 @@ public sealed class FrameChannel : IDisposable
                 FrameKind.Gradient => GradientFrame.Read(reader),
                 FrameKind.Bye => ByeFrame.Read(reader),
                 FrameKind.Challenge => ChallengeFrame.Read(reader),
+                FrameKind.ShardFailed => ShardFailedFrame.Read(reader),
                 _ => throw new WireError($"unknown frame kind {(byte)kind}"),
             };
         }
