@@ -136,7 +136,12 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Become(Training);
             NextStep();
         }));
-        Receive<Status.Failure>(failure => Fail(failure.Cause));
+        Receive<Status.Failure>(failure =>
+        {
+            // An epoch that ended in a run of skipped steps has a broken model, whose evaluation throws as its steps did.
+            if (consecutiveSkips > 0) StopDiverged();
+            else Fail(failure.Cause);
+        });
         Receive<StopAtStepBoundary>(_ => stopRequester = Sender); // answered once the epoch is closed
         Receive<RegisterWorker>(register => Guard(() => Accept(register)));
         Receive<ShardGradient>(stale => { busy.Remove(Sender); stale.Gradient.Dispose(); });
