@@ -122,6 +122,15 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         Receive<JoinRefused>(refused => End(WorkerSessionOutcome.Refused, refused.Reason));
         Receive<OutOfPatience>(_ => End(WorkerSessionOutcome.GaveUp,
             $"no coordinator admitted this worker within {CoordinatorPatience.TotalMinutes:F0} minutes; start the coordinator, or check --seed and the secret"));
+        Receive<ClusterEvent.MemberRemoved>(removed =>
+        {
+            // A coordinator that left on its own (not downed, not vanished) has ended its run, finished or stopped,
+            // as its Bye would have said to a connected worker.
+            if (removed.Member.HasRole(ClusterDefaults.CoordinatorRole) && removed.PreviousStatus == MemberStatus.Exiting)
+                End(WorkerSessionOutcome.Finished, "the coordinator left the cluster before this worker was admitted");
+            else if (removed.Member.Address.Equals(coordinatorNode))
+                End(WorkerSessionOutcome.Lost, "the coordinator left the cluster");
+        });
         WatchingTheCoordinator();
         Receive<ShardGradient>(stale => stale.Gradient.Dispose());
         Receive<ShardFailed>(_ => { });
