@@ -194,7 +194,9 @@ public sealed class FaultToleranceTests : IDisposable
         var coordinator = nodes.StartCoordinator("--workers", "1", "--epochs", "1", "--train-limit", "1280", "--tls-cert", cluster);
         var intruder = nodes.StartWorker("intruder", "--tls-cert", stranger);
         ClusterNodes.Drain(intruder);
-        Thread.Sleep(TimeSpan.FromSeconds(8));
+        // Until its attempt has been refused (a fixed sleep is too short on a loaded machine).
+        string coordinatorLog = Path.Combine(nodes.Run, "logs", "coordinator.clef");
+        Assert.True(SpinWait.SpinUntil(() => ReadShared(coordinatorLog).Contains("TLS handshake failure"), Patience), "the stranger never tried to join");
         Assert.Equal(0, nodes.LedgerCount()); // never admitted: the coordinator is still waiting for a worker
         intruder.Kill();
 
@@ -205,6 +207,17 @@ public sealed class FaultToleranceTests : IDisposable
         Assert.Contains("akka.ssl.tcp://", output);
         Assert.Contains("TLS handshake failure", output); // the stranger's attempt, logged
         Assert.All(StepLedger.Read(nodes.Ledger), e => Assert.Equal(["member"], e.Workers));
+    }
+
+    /// <summary>A file another process is writing, or "" while it does not exist yet.</summary>
+    private static string ReadShared(string path)
+    {
+        try
+        {
+            using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
+            return reader.ReadToEnd();
+        }
+        catch (IOException) { return ""; }
     }
 
     /// <summary>A throwaway certificate with its key, as the PKCS#12 file --tls-cert takes (no password).</summary>
