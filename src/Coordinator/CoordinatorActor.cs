@@ -16,6 +16,19 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 {
     private sealed record ShardDeadline(long Step, int ShardIndex);
     private sealed record EpochClosed(EpochMetrics Metrics);
+
+    /// <summary>
+    /// Consecutive skipped steps after which the run stops as diverged. A skipped step leaves the parameters as they
+    /// were, so one bad batch costs one step; but once the parameters themselves are broken (non-finite after too
+    /// large a learning rate) every later step fails the same way, and training on would only burn time.
+    /// </summary>
+    public const int DivergedAfterSkips = 20;
+
+    /// <summary>
+    /// Asked by a host that is stopping (SIGTERM): finish the step in flight, checkpoint, answer Done, train no
+    /// further. A checkpoint can only be taken between steps: a step's noise is drawn from the stream when it starts.
+    /// </summary>
+    public sealed class StopAtStepBoundary { public static readonly StopAtStepBoundary Instance = new(); }
     private sealed class StillWaiting { public static readonly StillWaiting Instance = new(); }
     private sealed class WatchStep { public static readonly WatchStep Instance = new(); }
     private static readonly TimeSpan StallReportAfter = TimeSpan.FromSeconds(5);
@@ -30,6 +43,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private EpochTally tally = new();
     private readonly System.Diagnostics.Stopwatch sinceLastLog = new();
     private long samplesSinceLastLog;
+    private int consecutiveSkips;
+    private long firstSkipped;
+    private IActorRef? stopRequester;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -71,6 +87,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Become(Training);
             NextStep();
         }));
+        Receive<StopAtStepBoundary>(_ => Guard(() => { stopRequester = Sender; StopHere(); }));
         Receive<StillWaiting>(_ => log.Warning("Waiting for workers: {Registered} of {Expected} registered",
             workers.Count, state.Options.Workers));
     }
@@ -82,9 +99,15 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private void Training()
     {
         Receive<StillWaiting>(_ => { if (paused) ReportPause(); });
+        Receive<StopAtStepBoundary>(_ => Guard(() =>
+        {
+            stopRequester = Sender;
+            if (step is null) StopHere(); // else once the step in flight is applied
+        }));
         Receive<WatchStep>(_ => ReportStall());
         Receive<RegisterWorker>(register => Guard(() => { Accept(register); OfferWork(Sender); }));
         Receive<ShardGradient>(result => Guard(() => OnShardGradient(result)));
+        Receive<ShardFailed>(failed => Guard(() => OnShardFailed(failed)));
         Receive<ShardDeadline>(deadline => Guard(() => OnDeadline(deadline)));
         Receive<Terminated>(gone => Guard(() => OnWorkerLost(gone.ActorRef)));
     }
@@ -93,6 +116,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         Receive<EpochClosed>(closed => Guard(() =>
         {
+            // The state moves to the next epoch here, on the actor's thread, and is checkpointed there.
+            state.StartNextEpoch();
+            recorder.SaveCheckpoint(state);
             var m = closed.Metrics;
             log.Information("Epoch {Epoch} done: train loss {TrainLoss:F2}, test loss {TestLoss:F2} nats/image, {SamplesPerSecond:F0} samples/s over {TrainSeconds:F1} s",
                 m.Epoch, m.TrainLoss, m.TestLoss, m.SamplesPerSecond, m.TrainSeconds);
@@ -102,12 +128,24 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
                 Finish();
                 return;
             }
+            if (stopRequester is not null)
+            {
+                StopHere();
+                return;
+            }
             Become(Training);
             NextStep();
         }));
-        Receive<Status.Failure>(failure => Fail(failure.Cause));
+        Receive<Status.Failure>(failure =>
+        {
+            // An epoch that ended in a run of skipped steps has a broken model, whose evaluation throws as its steps did.
+            if (consecutiveSkips > 0) StopDiverged();
+            else Fail(failure.Cause);
+        });
+        Receive<StopAtStepBoundary>(_ => stopRequester = Sender); // answered once the epoch is closed
         Receive<RegisterWorker>(register => Guard(() => Accept(register)));
         Receive<ShardGradient>(stale => { busy.Remove(Sender); stale.Gradient.Dispose(); });
+        Receive<ShardFailed>(_ => busy.Remove(Sender));
         Receive<ShardDeadline>(_ => { });
         Receive<Terminated>(gone => Guard(() => OnWorkerLost(gone.ActorRef)));
     }
@@ -196,17 +234,79 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         int samples = results.Sum(r => r.SampleCount);
         bool applied = state.Apply(results);
         tally.Pause();
+        string? skipReason = null;
         if (applied) tally.Add(lossSum, samples);
-        else log.Error("Step {Step} skipped: its loss ({Loss}) or gradient is not finite; the parameters are unchanged", done.Step, lossSum);
+        else
+        {
+            skipReason = "loss or gradient not finite";
+            log.Error("Step {Step} skipped: its loss ({Loss}) or gradient is not finite; the parameters are unchanged", done.Step, lossSum);
+        }
         step = null;
-        var contributors = results.Select(r => r.WorkerId).ToList();
-        recorder.RecordStep(new LedgerEntry(done.Step, done.Epoch, done.StepInEpoch, samples, contributors, done.ReassignedShards, Skipped: !applied));
+        EndStep(done, results.Select(r => r.WorkerId).ToList(), samples, lossSum, skipReason);
+    }
+
+    /// <summary>A worker could not compute its shard: the step cannot be computed, and is skipped like a non-finite one.</summary>
+    private void OnShardFailed(ShardFailed failed)
+    {
+        busy.Remove(Sender);
+        if (step is null || failed.Step != step.Step || failed.ShardIndex < 0 || failed.ShardIndex >= step.Shards.Count || step.IsDone(failed.ShardIndex))
+        {
+            OfferWork(Sender); // stale: a step already applied or skipped
+            return;
+        }
+        var done = step;
+        step = null;
+        for (int i = 0; i < done.Shards.Count; i++) Timers.Cancel(DeadlineKey(i));
+        var contributors = done.Completed.Select(r => r.WorkerId).Append(failed.WorkerId).ToList();
+        done.DiscardResults();
+        state.Skip();
+        tally.Pause();
+        string reason = $"{failed.WorkerId} could not compute shard {failed.ShardIndex}: {failed.Reason}";
+        log.Error("Step {Step} skipped: {Reason}; the parameters are unchanged", done.Step, reason);
+        EndStep(done, contributors, done.Shards.Sum(s => s.SampleIndices.Length), double.NaN, reason);
+    }
+
+    /// <summary>Records a step applied or skipped, checkpoints when due, and moves on (or stops a diverged run).</summary>
+    private void EndStep(StepInFlight done, IReadOnlyList<string> contributors, int samples, double lossSum, string? skipReason)
+    {
+        recorder.RecordStep(new LedgerEntry(done.Step, done.Epoch, done.StepInEpoch, samples, contributors, done.ReassignedShards,
+            Skipped: skipReason is not null, SkipReason: skipReason));
         Context.System.EventStream.Publish(new StepApplied(done.Step, done.Epoch, done.StepInEpoch, samples, lossSum,
             contributors, done.ReassignedShards));
-        LogProgress(done, lossSum, samples);
+        if (skipReason is null) LogProgress(done, lossSum, samples);
         if (state.Cursor.GlobalStep % state.Options.CheckpointEvery == 0 && !state.EpochComplete)
             recorder.SaveCheckpoint(state);
+        if (skipReason is null) consecutiveSkips = 0;
+        else if (consecutiveSkips++ == 0) firstSkipped = done.Step;
+        if (consecutiveSkips >= DivergedAfterSkips)
+        {
+            StopDiverged();
+            return;
+        }
+        if (stopRequester is not null && !state.EpochComplete)
+        {
+            StopHere();
+            return;
+        }
         NextStep();
+    }
+
+    /// <summary>Between two steps, on request: checkpoint where training stands and train no further.</summary>
+    private void StopHere()
+    {
+        recorder.SaveCheckpoint(state);
+        log.Information("Stopped at step {Step} on request; checkpoint written", state.Cursor.GlobalStep);
+        stopRequester?.Tell(Akka.Done.Instance);
+        Become(Finished);
+    }
+
+    /// <summary>Too many steps in a row could not be applied: the run stops, with its checkpoints as they are.</summary>
+    private void StopDiverged()
+    {
+        string message = $"loss diverged at step {firstSkipped}; try a lower --lr";
+        log.Error("Training stopped: {Reason} ({Skips} steps in a row could not be applied; the ledger says why)", message, consecutiveSkips);
+        Context.System.EventStream.Publish(new TrainingFinished(false, message));
+        Become(Finished);
     }
 
     private void LogProgress(StepInFlight done, double lossSum, int samples)
@@ -258,8 +358,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Become(ClosingEpoch);
         var epochTally = tally;
         int workerCount = workers.Count;
-        // Evaluation, pictures and the checkpoint take a while: off the mailbox, so stale results are still drained.
-        Task.Run(() => new EpochClosed(recorder.CloseEpoch(state, epochTally, workerCount))).PipeTo(Self);
+        // The test noise is the run stream's, which only this thread draws from; evaluation and pictures then take a
+        // while, off the mailbox (so stale results are still drained), and only read the parameters. The state itself
+        // moves on when EpochClosed comes back.
+        var testNoise = recorder.DrawTestNoise(state);
+        Task.Run(() => new EpochClosed(recorder.CloseEpoch(state, testNoise, epochTally, workerCount))).PipeTo(Self);
     }
 
     private void Finish()
@@ -274,6 +377,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private void Finished()
     {
         Receive<ShardGradient>(stale => stale.Gradient.Dispose());
+        Receive<StopAtStepBoundary>(_ => Sender.Tell(Akka.Done.Instance));
         ReceiveAny(_ => { });
     }
 

@@ -14,7 +14,19 @@ namespace VaeCluster.Worker;
 /// </summary>
 public sealed class ShardGradientComputer(IVae replica, MnistSplit train)
 {
+    /// <exception cref="Exception">The computation failed (e.g. a loss over non-finite outputs); the replica is left clean for the next shard.</exception>
     public ShardGradient Compute(ComputeShard shard, string workerId)
+    {
+        try { return ComputeOrThrow(shard, workerId); }
+        catch
+        {
+            // A backward that failed half-way may leave gradients that the dispose scope has just freed.
+            replica.zero_grad(set_to_none: true);
+            throw;
+        }
+    }
+
+    private ShardGradient ComputeOrThrow(ComputeShard shard, string workerId)
     {
         using var scope = NewDisposeScope();
         int n = shard.SampleIndices.Length;

@@ -36,7 +36,19 @@ public sealed class WorkerActor : ReceiveActor
 
     private void Ready()
     {
-        Receive<ComputeShard>(shard => Sender.Tell(computer.Compute(shard, workerId)));
+        Receive<ComputeShard>(shard =>
+        {
+            // Answered either way: a worker that went silent would have its shard reassigned every step timeout.
+            IStepMessage answer;
+            try { answer = computer.Compute(shard, workerId); }
+            catch (Exception error)
+            {
+                var failed = new ShardFailed(shard.Step, shard.ShardIndex, workerId, ShardFailed.ReasonOf(error));
+                log.Warning("Worker {0} could not compute shard {1} of step {2}: {3}", workerId, shard.ShardIndex, shard.Step, failed.Reason);
+                answer = failed;
+            }
+            Sender.Tell(answer);
+        });
     }
 
     protected override void PreStart() => coordinator.Tell(new RegisterWorker(workerId));

@@ -25,6 +25,9 @@ public static class ClusterCoordinatorHost
 {
     private static readonly TimeSpan WorkerExitGrace = TimeSpan.FromSeconds(15);
 
+    /// <summary>How long a stopping run waits for the step in flight to be applied and checkpointed.</summary>
+    private static readonly TimeSpan StepBoundaryDeadline = TimeSpan.FromSeconds(10);
+
     public static async Task<TrainingFinished> RunAsync(TrainingState state, RunRecorder recorder, MnistSplit train,
         ClusterSettings settings, int localWorkers, ILogger log, CancellationToken cancel)
     {
@@ -58,14 +61,29 @@ public static class ClusterCoordinatorHost
             : null;
         try
         {
-            return await outcome.Task.WaitAsync(cancel);
+            var ended = await Task.WhenAny(outcome.Task, system.WhenTerminated).WaitAsync(cancel);
+            if (ended == outcome.Task) return outcome.Task.Result;
+            // Removed from its own cluster anyway (downed, or its ActorSystem ended): the actors, the coordinator
+            // among them, have stopped between two messages, so no checkpoint is being written; the run goes on
+            // from the last one.
+            string resume = localWorkers > 0 ? $"./vae train --cluster --resume {recorder.Directory.Root}" : $"./vae coordinator --resume {recorder.Directory.Root}";
+            string message = $"the coordinator's cluster node was removed at step {state.Cursor.GlobalStep}; continue from its last checkpoint with: {resume}";
+            log.Error("Training stopped: {Reason}", message);
+            return new TrainingFinished(false, message);
         }
         finally
         {
             string reason = outcome.Task.IsCompletedSuccessfully ? "training finished" : "the coordinator is stopping";
-            await gateway.Ask<Done>(new SayGoodbye(reason), TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
+            if (!system.WhenTerminated.IsCompleted)
+            {
+                // Interrupted (SIGTERM, Ctrl-C): the step in flight is finished and checkpointed before the Bye.
+                if (!outcome.Task.IsCompleted)
+                    await coordinator.Ask<Done>(CoordinatorActor.StopAtStepBoundary.Instance, StepBoundaryDeadline).ContinueWith(_ => { });
+                await gateway.Ask<Done>(new SayGoodbye(reason), TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
+            }
             if (workers is not null) await workers.StopAsync(WorkerExitGrace);
-            await host.StopAsync(CancellationToken.None);
+            if (!await host.StopWithinDeadlineAsync())
+                log.Warning("The coordinator's node did not stop within {Deadline}; going on without it", HostStop.Deadline);
             state.Mirror = null; // the region goes with this method
         }
     }

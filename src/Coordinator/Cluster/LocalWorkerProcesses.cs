@@ -59,10 +59,21 @@ public sealed class LocalWorkerProcesses : IDisposable
 
     public int Count => workers.Count;
 
-    /// <summary>Waits for the workers to exit (they do once told Bye), killing those still there at the deadline.</summary>
+    /// <summary>
+    /// Waits for the workers to exit (they do once told Bye). Those still there after a third of the grace are told
+    /// to stop by closing their stdin (no Bye reached them: the coordinator's node was gone); those still there at
+    /// the deadline are killed.
+    /// </summary>
     public async Task StopAsync(TimeSpan grace)
     {
         using var deadline = new CancellationTokenSource(grace);
+        using var nudge = new CancellationTokenSource(grace / 3);
+        try { await Task.WhenAll(workers.Select(w => w.Process.WaitForExitAsync(nudge.Token))); }
+        catch (OperationCanceledException)
+        {
+            foreach (var (_, process) in workers.Where(w => !w.Process.HasExited))
+                try { process.StandardInput.Close(); } catch (IOException) { /* it is going away anyway */ }
+        }
         foreach (var (id, process) in workers)
         {
             try

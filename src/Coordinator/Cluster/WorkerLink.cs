@@ -114,8 +114,13 @@ public sealed class WorkerLink : ReceiveActor
             while (true)
             {
                 var frame = channel.Receive();
+                if (frame.Message is ShardFailedFrame failed)
+                {
+                    OnFailed(failed, frame, self);
+                    continue;
+                }
                 if (frame.Message is not GradientFrame result)
-                    throw new WireError($"a worker may only send Gradient frames here, got {frame.Message.Kind}");
+                    throw new WireError($"a worker may only send Gradient and ShardFailed frames here, got {frame.Message.Kind}");
                 var expected = inFlight ?? throw new WireError("a Gradient frame arrived with no shard outstanding");
                 Validate(result, expected.Shard);
                 var (gradient, finite) = Receive(frame);
@@ -140,6 +145,17 @@ public sealed class WorkerLink : ReceiveActor
         {
             shared?.Gradients.Dispose(); // this thread is the region's only reader: unmapped only once it is done
         }
+    }
+
+    /// <summary>The worker could not compute its shard: the coordinator hears it as from any worker.</summary>
+    private void OnFailed(ShardFailedFrame failed, ReceivedFrame frame, IActorRef self)
+    {
+        var expected = inFlight ?? throw new WireError("a ShardFailed frame arrived with no shard outstanding");
+        if (failed.Step != expected.Shard.Step || failed.ShardIndex != expected.Shard.ShardIndex)
+            throw new WireError($"failure of step {failed.Step} shard {failed.ShardIndex}, but step {expected.Shard.Step} shard {expected.Shard.ShardIndex} was sent");
+        if (frame.PayloadBytes != 0) throw new WireError("a ShardFailed frame carries no payload");
+        inFlight = null;
+        coordinator.Tell(new ShardFailed(failed.Step, failed.ShardIndex, workerId, failed.Reason), self);
     }
 
     /// <summary>The header must answer the shard that was sent: same step, shard and sample count.</summary>

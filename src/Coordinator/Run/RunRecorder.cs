@@ -25,21 +25,29 @@ public sealed class RunRecorder(RunDirectory run, MnistSplit test, int keepCheck
         log.Debug("Checkpoint written at step {Step}", state.Cursor.GlobalStep);
     }
 
-    /// <summary>Evaluates, records and draws the epoch just trained, then checkpoints at the next epoch's start.</summary>
-    public EpochMetrics CloseEpoch(TrainingState state, EpochTally tally, int workers)
+    /// <summary>The test-set noise of the epoch just trained, from the run's stream (on the coordinator's thread).</summary>
+    public IReadOnlyList<TorchSharp.torch.Tensor> DrawTestNoise(TrainingState state) =>
+        Evaluator.DrawTestNoise(state.Randomness, test.Images.shape[0], state.Options.Latent);
+
+    /// <summary>
+    /// Evaluates, records and draws the epoch just trained; reads the state without changing it (it may run off the
+    /// coordinator's thread). Disposes <paramref name="testNoise"/>.
+    /// </summary>
+    public EpochMetrics CloseEpoch(TrainingState state, IReadOnlyList<TorchSharp.torch.Tensor> testNoise, EpochTally tally, int workers)
     {
+        double testLoss;
+        try { testLoss = Evaluator.TestLoss(state.Model, test, testNoise); }
+        finally { foreach (var t in testNoise) t.Dispose(); }
         var record = new EpochMetrics(
             state.Cursor.Epoch, state.Cursor.GlobalStep,
             TrainLoss: Math.Round(tally.LossSum / Math.Max(1, tally.Samples), 4),
-            TestLoss: Math.Round(Evaluator.TestLoss(state.Model, test, state.Randomness), 4),
+            TestLoss: Math.Round(testLoss, 4),
             SamplesPerSecond: Math.Round(tally.Samples / Math.Max(1e-9, tally.Seconds), 1),
             TrainSeconds: Math.Round(tally.Seconds, 3),
             Workers: workers);
         metrics.Append(record);
         RunPictures.Samples(state.Model, run.Samples, SampleCount, state.Options.Seed);
         RunPictures.Reconstructions(state.Model, test, run.Reconstructions);
-        state.StartNextEpoch();
-        SaveCheckpoint(state);
         return record;
     }
 

@@ -5,7 +5,7 @@ namespace VaeCluster.Coordinator.Run;
 
 /// <summary>
 /// One line of RUN_DIR/ledger.jsonl: a step, who computed it, which shards were reassigned, and whether it was
-/// skipped (its loss or gradient was not finite, so nothing was applied).
+/// skipped (its loss or gradient was not finite, or a worker could not compute a shard, so nothing was applied) and why.
 /// </summary>
 public sealed record LedgerEntry(
     [property: JsonPropertyName("step")] long GlobalStep,
@@ -14,7 +14,8 @@ public sealed record LedgerEntry(
     [property: JsonPropertyName("samples")] int Samples,
     [property: JsonPropertyName("workers")] IReadOnlyList<string> Workers,
     [property: JsonPropertyName("reassigned")] IReadOnlyList<int> ReassignedShards,
-    [property: JsonPropertyName("skipped")] bool Skipped = false);
+    [property: JsonPropertyName("skipped")] bool Skipped = false,
+    [property: JsonPropertyName("skip_reason"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SkipReason = null);
 
 /// <summary>
 /// The record of every update the coordinator applied, one JSON line per step, written as it is applied, so that

@@ -14,9 +14,24 @@ public static class Evaluator
 {
     private const int Chunk = 1000;
 
-    /// <summary>The training objective on the test set at an epoch's end, with noise from the run's stream.</summary>
-    public static double TestLoss(IVae model, MnistSplit test, RunRandomness stream) =>
-        Average(model, test, stream.DrawNoise, (x, labels, eps) => model.Loss(x, labels, eps).Total);
+    /// <summary>
+    /// The noise for <see cref="TestLoss(IVae, MnistSplit, IReadOnlyList{Tensor})"/>, one tensor per chunk, drawn from
+    /// the run's stream in the reference's order. Drawn apart from the evaluation so that the stream, part of the
+    /// training state, is only ever advanced on the coordinator's thread.
+    /// </summary>
+    public static IReadOnlyList<Tensor> DrawTestNoise(RunRandomness stream, long testCount, int latent)
+    {
+        var chunks = new List<Tensor>();
+        for (long start = 0; start < testCount; start += Chunk) chunks.Add(stream.DrawNoise(Math.Min(Chunk, testCount - start), latent));
+        return chunks;
+    }
+
+    /// <summary>The training objective on the test set at an epoch's end, with noise drawn by <see cref="DrawTestNoise"/>.</summary>
+    public static double TestLoss(IVae model, MnistSplit test, IReadOnlyList<Tensor> noise)
+    {
+        int chunk = 0;
+        return Average(model, test, (_, _) => noise[chunk++].alias(), (x, labels, eps) => model.Loss(x, labels, eps).Total);
+    }
 
     /// <summary>The training objective on the test set (the mixture model's uses the labels).</summary>
     public static double TestLoss(IVae model, MnistSplit test, long seed)

@@ -72,6 +72,9 @@ public sealed class StepInFlight(long step, int epoch, int stepInEpoch, IReadOnl
     public IEnumerable<int> PendingShardsOf(IActorRef worker) =>
         Enumerable.Range(0, owners.Length).Where(i => !IsDone(i) && Equals(owners[i], worker));
 
+    /// <summary>The results in so far, in shard order (for a step abandoned before it was complete).</summary>
+    public IEnumerable<ShardGradient> Completed => results.Where(r => r is not null).Select(r => r!);
+
     /// <summary>The results in shard order; only valid once complete.</summary>
     public IReadOnlyList<ShardGradient> Results => results.Select(r => r!).ToList();
 

@@ -83,10 +83,15 @@ public sealed class TrainingState : IDisposable
         {
             foreach (var shard in shardsInOrder) shard.Gradient.Dispose();
         }
-        Cursor = Cursor with { StepInEpoch = Cursor.StepInEpoch + 1, GlobalStep = Cursor.GlobalStep + 1 };
+        Advance();
         if (finite) Mirror?.Holds(Cursor.GlobalStep);
         return finite;
     }
+
+    /// <summary>Passes over the step at the cursor without touching parameters or optimizer: it could not be computed.</summary>
+    public void Skip() => Advance();
+
+    private void Advance() => Cursor = Cursor with { StepInEpoch = Cursor.StepInEpoch + 1, GlobalStep = Cursor.GlobalStep + 1 };
 
     /// <summary>Moves to the next epoch and draws its order, as the reference does after its test pass.</summary>
     public void StartNextEpoch()

@@ -21,7 +21,10 @@ public sealed record ClusterSettings
     /// <summary>Seed nodes as HOST:PORT. A coordinator seeds itself.</summary>
     public IReadOnlyList<string> Seeds { get; init; } = [];
 
-    /// <summary>The cluster's shared secret (VAE_CLUSTER__SECRET or --secret-file); null admits any worker that has a token.</summary>
+    /// <summary>
+    /// The cluster's shared secret (VAE_CLUSTER__SECRET or --secret-file): the data plane demands proof of it, and
+    /// Akka.Remote runs over mutual TLS with a key derived from it (ClusterTransportKey). Null admits any node.
+    /// </summary>
     public string? Secret { get; init; }
 
     /// <summary>
@@ -34,9 +37,12 @@ public sealed record ClusterSettings
 
     public string AdvertisedHost => string.IsNullOrWhiteSpace(PublicHost) ? Host : PublicHost;
 
+    /// <summary>Akka.Remote runs over TLS: with the given certificate, or with the key the secret gives.</summary>
+    public bool UsesTls => TlsCertificate is not null || !string.IsNullOrEmpty(Secret);
+
     /// <summary>The Akka address of a seed given as HOST:PORT (over TLS when this node runs TLS: all nodes must).</summary>
     public string SeedAddress(string hostPort) =>
-        $"{(TlsCertificate is null ? "akka.tcp" : "akka.ssl.tcp")}://{ClusterDefaults.SystemName}@{hostPort}";
+        $"{(UsesTls ? "akka.ssl.tcp" : "akka.tcp")}://{ClusterDefaults.SystemName}@{hostPort}";
 
     /// <summary>Returns the first problem with these settings, phrased for a user, or null.</summary>
     public string? Validate()

@@ -160,6 +160,7 @@ public sealed class FrameChannel : IDisposable
         [FrameKind.Gradient] = (GradientFrame.Read, GradientFrame.HeaderBytes),
         [FrameKind.Bye] = (ByeFrame.Read, WireText.MaxWireBytes),
         [FrameKind.Challenge] = (ChallengeFrame.Read, ChallengeFrame.HeaderBytes),
+        [FrameKind.ShardFailed] = (ShardFailedFrame.Read, ShardFailedFrame.MaxHeaderBytes),
     };
 
     /// <summary>Reads the frame's payload into these tensors, after checking it has exactly their size.</summary>

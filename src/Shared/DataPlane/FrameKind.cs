@@ -17,4 +17,6 @@ public enum FrameKind : byte
     Bye = 6,
     /// <summary>Coordinator to worker, first frame: a fresh nonce the worker must sign with the cluster secret.</summary>
     Challenge = 7,
+    /// <summary>Worker to coordinator, instead of Gradient: the shard's computation failed, with the reason.</summary>
+    ShardFailed = 8,
 }

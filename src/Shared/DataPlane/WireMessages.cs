@@ -136,6 +136,16 @@ public sealed record GradientFrame(
         new(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64());
 }
 
+/// <summary>The answer to a shard whose computation failed on the worker (it threw); the coordinator skips the step.</summary>
+public sealed record ShardFailedFrame(long Step, int ShardIndex, string Reason) : IWireMessage
+{
+    /// <summary>Step, shard index and the reason, a bounded string.</summary>
+    public const int MaxHeaderBytes = 8 + 4 + WireText.MaxWireBytes;
+    public FrameKind Kind => FrameKind.ShardFailed;
+    public void Write(BinaryWriter w) { w.Write(Step); w.Write(ShardIndex); w.Write(Reason.Length > 1024 ? Reason[..1024] : Reason); }
+    public static ShardFailedFrame Read(BinaryReader r) => new(r.ReadInt64(), r.ReadInt32(), WireText.Read(r));
+}
+
 /// <summary>Strings on the wire: BinaryWriter's length-prefixed UTF-8, at most 4 KiB.</summary>
 internal static class WireText
 {

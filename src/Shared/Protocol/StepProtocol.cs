@@ -37,6 +37,17 @@ public sealed record ShardGradient(
     long Step, int ShardIndex, string WorkerId, GradientSum Gradient,
     double LossSum, double ReconstructionSum, double KlSum, int SampleCount) : IStepMessage;
 
+/// <summary>
+/// A worker could not compute a shard: its computation threw (for instance binary cross-entropy on a decoder output
+/// that a diverged model made NaN). The worker stays ready for the next shard; the coordinator skips the step.
+/// </summary>
+public sealed record ShardFailed(long Step, int ShardIndex, string WorkerId, string Reason) : IStepMessage
+{
+    /// <summary>The first line of an error's message: libtorch appends a native stack trace to its own.</summary>
+    public static string ReasonOf(Exception error) =>
+        error.Message.Split('\n', 2)[0].Trim() is { Length: > 0 } line ? line : error.GetType().Name;
+}
+
 /// <summary>Gradient tensors owned by whoever holds this; disposing releases them.</summary>
 public sealed class GradientSum(IReadOnlyList<Tensor> tensors) : IDisposable
 {

@@ -22,9 +22,24 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private static readonly TimeSpan RetryEvery = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan HandshakeDeadline = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// A session whose coordinator this node's own failure detector has not heard for this long ends, and the node
+    /// rejoins: behind a partition no "member removed" ever arrives. Longer than the coordinator's DownAfter, so
+    /// the coordinator, the authority on membership, normally decides first.
+    /// </summary>
+    public static readonly TimeSpan CoordinatorSilenceLimit = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// How long a session waits for a coordinator to admit it before the worker gives up (exits non-zero): no
+    /// wait without a deadline. Long enough for a coordinator to be restarted (a Kubernetes Job's back-off).
+    /// </summary>
+    public static readonly TimeSpan CoordinatorPatience = TimeSpan.FromMinutes(10);
+
     private sealed record ByeArrived(string Reason);
     private sealed record ConnectionLost(string Reason);
     private sealed class TryJoin { public static readonly TryJoin Instance = new(); }
+    private sealed class CoordinatorSilent { public static readonly CoordinatorSilent Instance = new(); }
+    private sealed class OutOfPatience { public static readonly OutOfPatience Instance = new(); }
 
     private readonly string workerId;
     private readonly MnistSplit train;
@@ -59,8 +74,35 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
-            typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved));
+            typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved), typeof(ClusterEvent.IReachabilityEvent));
         Timers.StartPeriodicTimer(nameof(TryJoin), TryJoin.Instance, RetryEvery);
+        Timers.StartSingleTimer(nameof(OutOfPatience), OutOfPatience.Instance, CoordinatorPatience);
+    }
+
+    /// <summary>Membership events that end a session in any state: the coordinator removed, or silent too long.</summary>
+    private void WatchingTheCoordinator()
+    {
+        Receive<ClusterEvent.MemberRemoved>(removed =>
+        {
+            if (removed.Member.Address.Equals(coordinatorNode)) End(WorkerSessionOutcome.Lost, "the coordinator left the cluster");
+        });
+        Receive<ClusterEvent.UnreachableMember>(unreachable =>
+        {
+            if (unreachable.Member.Address.Equals(coordinatorNode))
+                Timers.StartSingleTimer(nameof(CoordinatorSilent), CoordinatorSilent.Instance, CoordinatorSilenceLimit);
+        });
+        Receive<ClusterEvent.ReachableMember>(reachable =>
+        {
+            if (reachable.Member.Address.Equals(coordinatorNode)) Timers.Cancel(nameof(CoordinatorSilent));
+        });
+        Receive<CoordinatorSilent>(_ =>
+        {
+            // Unreachable in the gossip may be another node's view; this node ends its session only on its own.
+            if (coordinatorNode is not null && !Akka.Cluster.Cluster.Get(Context.System).FailureDetector.IsAvailable(coordinatorNode))
+                End(WorkerSessionOutcome.Lost, $"the coordinator has been unreachable for {CoordinatorSilenceLimit.TotalSeconds:F0} s");
+            else
+                Timers.StartSingleTimer(nameof(CoordinatorSilent), CoordinatorSilent.Instance, CoordinatorSilenceLimit);
+        });
     }
 
     private void Joining()
@@ -78,8 +120,20 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         });
         Receive<DataPlaneOffer>(offer => Connect(offer));
         Receive<JoinRefused>(refused => End(WorkerSessionOutcome.Refused, refused.Reason));
-        Receive<ClusterEvent.MemberRemoved>(_ => { });
+        Receive<OutOfPatience>(_ => End(WorkerSessionOutcome.GaveUp,
+            $"no coordinator admitted this worker within {CoordinatorPatience.TotalMinutes:F0} minutes; start the coordinator, or check --seed and the secret"));
+        Receive<ClusterEvent.MemberRemoved>(removed =>
+        {
+            // A coordinator that left on its own (not downed, not vanished) has ended its run, finished or stopped,
+            // as its Bye would have said to a connected worker.
+            if (removed.Member.HasRole(ClusterDefaults.CoordinatorRole) && removed.PreviousStatus == MemberStatus.Exiting)
+                End(WorkerSessionOutcome.Finished, "the coordinator left the cluster before this worker was admitted");
+            else if (removed.Member.Address.Equals(coordinatorNode))
+                End(WorkerSessionOutcome.Lost, "the coordinator left the cluster");
+        });
+        WatchingTheCoordinator();
         Receive<ShardGradient>(stale => stale.Gradient.Dispose());
+        Receive<ShardFailed>(_ => { });
     }
 
     private void Connected()
@@ -111,14 +165,17 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
                 End(WorkerSessionOutcome.Lost, $"sending a gradient failed: {error.Message}");
             }
         });
+        Receive<ShardFailed>(failed =>
+        {
+            try { channel!.Send(new ShardFailedFrame(failed.Step, failed.ShardIndex, failed.Reason)); }
+            catch (Exception error) { End(WorkerSessionOutcome.Lost, $"sending a shard failure failed: {error.Message}"); }
+        });
         Receive<ByeArrived>(bye => End(WorkerSessionOutcome.Finished, bye.Reason));
         Receive<ConnectionLost>(lost => End(WorkerSessionOutcome.Lost, lost.Reason));
-        Receive<ClusterEvent.MemberRemoved>(removed =>
-        {
-            if (removed.Member.Address.Equals(coordinatorNode)) End(WorkerSessionOutcome.Lost, "the coordinator left the cluster");
-        });
+        WatchingTheCoordinator();
         Receive<DataPlaneOffer>(_ => { }); // answers to earlier retries
         Receive<TryJoin>(_ => { });
+        Receive<OutOfPatience>(_ => { });
         Receive<ClusterEvent.MemberUp>(_ => { });
     }
 
@@ -158,6 +215,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             }
             channel.SetReceiveTimeout(null);
             Timers.Cancel(nameof(TryJoin));
+            Timers.Cancel(nameof(OutOfPatience));
             Become(Connected);
             latent = shape.Latent;
             worker = Context.ActorOf(WorkerActor.Props(workerId, Self, shape, train), "worker");

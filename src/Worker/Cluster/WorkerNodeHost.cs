@@ -32,6 +32,9 @@ public static class WorkerNodeHost
                 case WorkerSessionOutcome.Refused:
                     log.Error("Worker {Worker} refused: {Reason}", workerId, end.Reason);
                     return 1;
+                case WorkerSessionOutcome.GaveUp:
+                    log.Error("Worker {Worker} gives up: {Reason}", workerId, end.Reason);
+                    return 1;
                 default:
                     log.Warning("Worker {Worker} lost the coordinator ({Reason}); rejoining in {Delay}", workerId, end.Reason, RejoinAfter);
                     await Task.Delay(RejoinAfter, cancel);
@@ -60,7 +63,8 @@ public static class WorkerNodeHost
         }
         finally
         {
-            await host.StopAsync(CancellationToken.None);
+            if (!await host.StopWithinDeadlineAsync())
+                log.Warning("Worker {Worker}'s node did not stop within {Deadline}; going on without it", workerId, HostStop.Deadline);
         }
     }
 }

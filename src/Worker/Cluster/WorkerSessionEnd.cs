@@ -11,4 +11,6 @@ public enum WorkerSessionOutcome
     Refused,
     /// <summary>The coordinator or the connection went away; the node rejoins.</summary>
     Lost,
+    /// <summary>No coordinator admitted this worker within CoordinatorLink.CoordinatorPatience; the node exits non-zero.</summary>
+    GaveUp,
 }

@@ -197,6 +197,70 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
         Assert.All(ledger, e => Assert.Equal(64, e.Samples));
     }
 
+    [Fact]
+    public void Should_skip_a_step_whose_shard_a_worker_could_not_compute_and_record_why()
+    {
+        var coordinator = StartCoordinator(workers: 2, TimeSpan.FromSeconds(30), trainCount: 192);
+        var (w1, id1) = Register(coordinator, "w1");
+        var (w2, id2) = Register(coordinator, "w2");
+        string before = ParameterDigest.Sha256(state!.Parameters.Select(p => p.Tensor));
+        var s1 = w1.ExpectMsg<ComputeShard>();
+        var s2 = w2.ExpectMsg<ComputeShard>();
+        w1.Reply(Answer(s1, id1));
+        w2.Reply(new ShardFailed(s2.Step, s2.ShardIndex, id2, "all elements of input should be between 0 and 1"));
+
+        Assert.Equal(0, applied.ExpectMsg<StepApplied>().GlobalStep);
+        Assert.Equal(before, ParameterDigest.Sha256(state.Parameters.Select(p => p.Tensor)));
+        Assert.Equal(0, state.Optimizer.Step);
+        // Both workers are free again and get the next step; nobody is sent step 0's shard again.
+        Assert.Equal(1, w1.ExpectMsg<ComputeShard>().Step);
+        Assert.Equal(1, w2.ExpectMsg<ComputeShard>().Step);
+        var skipped = Assert.Single(StepLedger.Read(new RunDirectory(runDir).Ledger));
+        Assert.True(skipped.Skipped);
+        Assert.Equal(64, skipped.Samples);
+        Assert.Contains("w2 could not compute shard", skipped.SkipReason);
+        Assert.Contains("between 0 and 1", skipped.SkipReason);
+    }
+
+    [Fact]
+    public void Should_stop_as_diverged_after_twenty_steps_in_a_row_could_not_be_applied()
+    {
+        var coordinator = StartCoordinator(workers: 1, TimeSpan.FromSeconds(30), trainCount: 64 * 30);
+        var (w, id) = Register(coordinator, "w");
+        var first = w.ExpectMsg<ComputeShard>();
+        w.Reply(Answer(first, id)); // step 0 is applied: the streak starts at step 1
+        Assert.Equal(0, applied.ExpectMsg<StepApplied>().GlobalStep);
+        for (int i = 0; i < CoordinatorActor.DivergedAfterSkips; i++)
+        {
+            var shard = w.ExpectMsg<ComputeShard>();
+            w.Reply(new ShardFailed(shard.Step, shard.ShardIndex, id, "all elements of input should be between 0 and 1"));
+            applied.ExpectMsg<StepApplied>();
+        }
+        var finished = applied.ExpectMsg<TrainingFinished>();
+        Assert.False(finished.Succeeded);
+        Assert.Equal("loss diverged at step 1; try a lower --lr", finished.Error);
+        w.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // no step after the stop
+        var ledger = StepLedger.Read(new RunDirectory(runDir).Ledger);
+        Assert.Equal(1 + CoordinatorActor.DivergedAfterSkips, ledger.Count);
+        Assert.All(ledger.Skip(1), e => Assert.True(e.Skipped));
+    }
+
+    [Fact]
+    public void Should_finish_the_step_in_flight_and_checkpoint_when_asked_to_stop()
+    {
+        var coordinator = StartCoordinator(workers: 1, TimeSpan.FromSeconds(30), trainCount: 192);
+        var (w, id) = Register(coordinator, "w");
+        var shard = w.ExpectMsg<ComputeShard>();
+        var asker = CreateTestProbe();
+        asker.Send(coordinator, CoordinatorActor.StopAtStepBoundary.Instance);
+        asker.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // step 0 is still out
+        w.Reply(Answer(shard, id));
+        asker.ExpectMsg<Akka.Done>();
+        Assert.Equal(0, applied.ExpectMsg<StepApplied>().GlobalStep);
+        w.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        Assert.Equal(["step-00000001.ckpt"], Directory.GetFiles(new RunDirectory(runDir).Checkpoints).Select(Path.GetFileName));
+    }
+
     public new void Dispose()
     {
         base.Dispose();
