@@ -14,11 +14,13 @@ public static class LoggingSetup
 
     public static Serilog.Core.Logger Create(string role, string? clefFile, LogEventLevel consoleLevel = LogEventLevel.Information)
     {
+        var akkaNoise = new AkkaTransportNoise();
         var config = new LoggerConfiguration()
             .MinimumLevel.Debug()
             .MinimumLevel.Override("Akka", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .Filter.ByExcluding(IsRemoteEndpointChatter)
+            .Filter.ByIncludingOnly(akkaNoise.Keep)
             .Enrich.WithProperty("Role", role)
             .Enrich.WithProperty("Node", $"{Environment.MachineName}/{Environment.ProcessId}")
             .WriteTo.Sink(new LiveConsoleSink(new LoggerConfiguration().MinimumLevel.Verbose()
