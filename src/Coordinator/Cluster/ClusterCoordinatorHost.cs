@@ -5,11 +5,13 @@ using Microsoft.Extensions.DependencyInjection;
 using ILogger = Serilog.ILogger;
 using VaeCluster.Cluster;
 using VaeCluster.Coordinator.Hosting;
+using VaeCluster.Coordinator.Logs;
 using VaeCluster.Coordinator.Monitoring;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
 using VaeCluster.DataPlane;
 using VaeCluster.Hosting;
+using VaeCluster.Logging;
 using VaeCluster.Protocol;
 
 namespace VaeCluster.Coordinator.Cluster;
@@ -43,6 +45,7 @@ public static class ClusterCoordinatorHost
         string seed = $"{settings.AdvertisedHost}:{cluster.SelfAddress.Port}";
 
         system.ActorOf(TrainingOutcomeListener.Props(outcome), "outcome");
+        system.ActorOf(NodeLogWriter.Props(recorder.Directory.Logs, log), ForwardedLogs.WriterName); // worker nodes' logs
         TrainingMonitors.Start(system, new ProgressPlan(state.Options.Epochs, state.StepsPerEpoch));
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
