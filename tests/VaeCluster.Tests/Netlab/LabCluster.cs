@@ -15,6 +15,7 @@ public sealed class LabCluster(Netlab lab, string work)
 {
     private readonly List<(string Name, LabNode Node)> started = [];
     private int coordinatorMachine;
+    private LabNode? coordinator;
 
     public string Run { get; } = Path.Combine(work, "run");
 
@@ -33,7 +34,7 @@ public sealed class LabCluster(Netlab lab, string work)
         // Workers started before the seed listens wait out Akka's 5 s gate before they try again.
         if (!WaitFor(() => node.Output.Contains("Coordinator node up") || node.HasExited, TimeSpan.FromSeconds(60)))
             throw new TimeoutException("the coordinator did not come up in 60 s:\n" + node.Output);
-        return node;
+        return coordinator = node;
     }
 
     /// <param name="actors">worker actors on this node: more than one needs a worker node that hosts a pool (--workers K)</param>
@@ -62,7 +63,9 @@ public sealed class LabCluster(Netlab lab, string work)
         return true;
     }
 
-    public bool WaitForSteps(int steps, TimeSpan deadline) => WaitFor(() => LedgerNow().Count >= steps, deadline);
+    /// <summary>Waits until the ledger holds this many steps; false at the deadline or when the coordinator has exited.</summary>
+    public bool WaitForSteps(int steps, TimeSpan deadline) =>
+        WaitFor(() => LedgerNow().Count >= steps || coordinator?.HasExited == true, deadline) && LedgerNow().Count >= steps;
 
     /// <summary>What every node printed, for a test's output: the story of a failure.</summary>
     public string Transcript() => string.Join("\n", started.Select(s => $"===== {s.Name} (exit {(s.Node.HasExited ? s.Node.ExitCode : "none yet")})\n{s.Node.Output}"));

@@ -103,6 +103,10 @@ public sealed class NetlabClusterTests(ITestOutputHelper output) : IDisposable
         bool rejoined = LabCluster.WaitFor(() => nodes.LedgerNow().Skip(atRestore).Any(e => e.Workers.Contains("cut")), TimeSpan.FromSeconds(90));
         Assert.True(rejoined, "the cut-off node never computed again:\n" + cut.Output);
         Assert.True(nodes.WaitForSteps(nodes.LedgerNow().Count + 3, Patience), "the run stalled after the rejoin:\n" + coordinator.Output);
+        // What the node logged while cut off was queued there and reaches the run once it is back.
+        string forwarded = Path.Combine(nodes.Run, "logs", "cut.clef");
+        Assert.True(LabCluster.WaitFor(() => File.Exists(forwarded) && File.ReadAllText(forwarded).Contains("lost the coordinator"), TimeSpan.FromSeconds(30)),
+            "the cut-off node's events from while it was cut off never reached the run");
 
         coordinator.Terminate();
         Assert.True(coordinator.WaitForExit(TimeSpan.FromSeconds(60)), "the coordinator did not stop on SIGTERM:\n" + coordinator.Output);
