@@ -32,6 +32,9 @@ public sealed record ClusterSettings
 
     public string? TlsPassword { get; init; }
 
+    /// <summary>How tensors travel (--transport): shared memory where it can, or always TCP.</summary>
+    public DataTransport Transport { get; init; } = DataTransport.Auto;
+
     public string AdvertisedHost => string.IsNullOrWhiteSpace(PublicHost) ? Host : PublicHost;
 
     /// <summary>The Akka address of a seed given as HOST:PORT (over TLS when this node runs TLS: all nodes must).</summary>

@@ -49,7 +49,7 @@ public static class WorkerNodeHost
         var ended = new TaskCompletionSource<WorkerSessionEnd>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var host = AkkaHost.Build(log, akka => akka
             .WithVaeCluster(settings, ClusterDefaults.WorkerRole, settings.Seeds)
-            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, train, settings.Secret, ended, log), "coordinator-link"))
+            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, train, settings.Secret, ended, log, settings.Transport), "coordinator-link"))
             .WithActors((system, _) => { if (forwardLogs is not null) system.ActorOf(LogShipper.Props(forwardLogs), LogShipper.Name); }));
         await host.StartAsync(cancel);
         var system = host.Services.GetRequiredService<ActorSystem>();
