@@ -29,6 +29,19 @@ public sealed class NetlabTests
         Assert.DoesNotContain($"vnl-{name}-", Exec("ip", "netns", "list"));
     }
 
+    [NetlabFact]
+    public void A_lab_whose_owner_died_is_removed_when_the_next_lab_comes_up()
+    {
+        string leftover = $"orphan{Environment.ProcessId}";
+        // A short-lived shell owns this lab and exits at once, as a killed test run would.
+        var orphan = Process.Start("bash", ["-c", $"exec {Netlab.Script} up {leftover} 1 --owner $$ >/dev/null"])!;
+        Assert.True(orphan.WaitForExit(TimeSpan.FromSeconds(30)) && orphan.ExitCode == 0, "could not make the orphan lab");
+        Assert.Contains($"vnl-{leftover}-1", Exec("ip", "netns", "list"));
+
+        using (Netlab.Up(machines: 1)) { }
+        Assert.DoesNotContain($"vnl-{leftover}-", Exec("ip", "netns", "list"));
+    }
+
     private static string Run(Netlab lab, int machine, params string[] command)
     {
         using var process = lab.Start(machine, ".", command);
