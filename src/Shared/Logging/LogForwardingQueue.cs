@@ -16,8 +16,11 @@ public sealed class LogForwardingQueue(string worker, string? localFile, int cap
 {
     public const int DefaultCapacity = 10_000;
 
-    /// <summary>Akka.Remote's default frame is 128 kB and JSON escaping grows a CLEF line: a batch of this many characters stays well under it.</summary>
-    public const int MaxBatchChars = 64 * 1024;
+    /// <summary>
+    /// Akka.Remote drops a message over its 128 kB frame, and a batch that can never arrive would be sent forever: at
+    /// most 3 bytes of UTF-8 per character (or 2 for an escaped quote) keep a batch of this many characters under it.
+    /// </summary>
+    public const int MaxBatchChars = 32 * 1024;
 
     public const int MaxBatchLines = 200;
 

@@ -44,7 +44,7 @@ public sealed class LogForwardingQueueTests
     }
 
     [Fact]
-    public void Should_cut_batches_at_200_events_or_64k_characters_and_drop_an_event_larger_than_a_batch()
+    public void Should_cut_batches_at_200_events_or_32k_characters_and_drop_an_event_larger_than_a_batch()
     {
         var (queue, log) = Logger(capacity: 1000);
         for (int i = 0; i < 250; i++) log.Information("Event {Index}", i);
@@ -54,12 +54,12 @@ public sealed class LogForwardingQueueTests
         Assert.Equal(50, queue.NextBatch()!.Lines.Length);
 
         (queue, log) = Logger(capacity: 1000);
-        log.Information("{Text}", new string('x', 40_000));
-        log.Information("{Text}", new string('y', 40_000));
-        log.Information("{Text}", new string('z', 70_000));
+        log.Information("{Text}", new string('x', 20_000));
+        log.Information("{Text}", new string('y', 20_000));
+        log.Information("{Text}", new string('z', 40_000));
         log.Information("small");
         batch = queue.NextBatch()!;
-        Assert.Contains("xxx", Assert.Single(batch.Lines)); // the second would pass 64k characters
+        Assert.Contains("xxx", Assert.Single(batch.Lines)); // the second would pass 32k characters
         queue.Acknowledge(batch.Sequence);
         batch = queue.NextBatch()!;
         Assert.Equal(2, batch.Lines.Length); // y's event and the small one; z's, larger than any batch, is dropped
