@@ -68,6 +68,7 @@ public static class TrainCommand
         var command = new Command("coordinator", "Run the coordinator node of a cluster: wait for --workers worker nodes (./vae worker --seed THIS_HOST:PORT), then train.")
         {
             ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.DataPort, ClusterFlags.SecretFile, ClusterFlags.TlsCertificate,
+            ClusterFlags.Transport,
         };
         return WithTrainingFlags(command, _ => RunMode.CoordinatorNode);
     }

@@ -24,7 +24,7 @@ public static class WorkerCommand
     {
         var command = new Command("worker", "Run a worker node: join the cluster through --seed and compute gradients for its coordinator until training ends.")
         {
-            ClusterFlags.Seeds, ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.SecretFile, ClusterFlags.TlsCertificate, Name, Data, LogDir, ConsoleLevel, ExitWithParent, Cpu,
+            ClusterFlags.Seeds, ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.SecretFile, ClusterFlags.TlsCertificate, ClusterFlags.Transport, Name, Data, LogDir, ConsoleLevel, ExitWithParent, Cpu,
         };
         command.SetAction((result, cancel) => UserError.Report(async () =>
         {
@@ -37,7 +37,9 @@ public static class WorkerCommand
 
             var logDir = result.GetValue(LogDir)!;
             Directory.CreateDirectory(logDir);
-            using var root = LoggingSetup.Create("worker", Path.Combine(logDir, $"{id}.clef"), result.GetValue(ConsoleLevel));
+            var logFile = Path.GetFullPath(Path.Combine(logDir, $"{id}.clef"));
+            var forward = new LogForwardingQueue(id, logFile);
+            using var root = LoggingSetup.Create("worker", logFile, result.GetValue(ConsoleLevel), forward);
             var log = root.ForContext("Worker", id);
             using var stop = new StopSignals(cancel);
             if (result.GetValue(ExitWithParent)) StopWhenStdinCloses(stop);
@@ -45,7 +47,7 @@ public static class WorkerCommand
                 log.Warning("Could not pin worker {Worker} to core {Core}; running unpinned", id, core);
             try
             {
-                int exit = await WorkerNodeHost.RunAsync(id, settings, data.Train, log, stop.Token);
+                int exit = await WorkerNodeHost.RunAsync(id, settings, data.Train, log, stop.Token, forward);
                 log.Information("Worker {Worker} peak memory {PeakMemoryMb} MB", id, ProcessMemory.PeakMegabytes());
                 return exit;
             }

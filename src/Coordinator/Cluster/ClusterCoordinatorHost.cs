@@ -5,12 +5,14 @@ using Microsoft.Extensions.DependencyInjection;
 using ILogger = Serilog.ILogger;
 using VaeCluster.Cluster;
 using VaeCluster.Coordinator.Hosting;
+using VaeCluster.Coordinator.Logs;
 using VaeCluster.Coordinator.Monitoring;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
 using VaeCluster.Data;
 using VaeCluster.DataPlane;
 using VaeCluster.Hosting;
+using VaeCluster.Logging;
 using VaeCluster.Protocol;
 
 namespace VaeCluster.Coordinator.Cluster;
@@ -47,11 +49,12 @@ public static class ClusterCoordinatorHost
         string seed = $"{settings.AdvertisedHost}:{cluster.SelfAddress.Port}";
 
         system.ActorOf(TrainingOutcomeListener.Props(outcome), "outcome");
+        system.ActorOf(NodeLogWriter.Props(recorder.Directory.Logs, log), ForwardedLogs.WriterName); // worker nodes' logs
         TrainingMonitors.Start(system, new ProgressPlan(state.Options.Epochs, state.StepsPerEpoch));
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
             settings.AdvertisedHost, dataPlane.Port, state.Options.Shape, train.Count, train.Sha256,
-            layout, published, cookie, settings.Secret), log), WorkerGateway.Name);
+            layout, settings.Transport == DataTransport.Tcp ? null : published, cookie, settings.Secret), log), WorkerGateway.Name);
         dataPlane.AcceptInto(gateway);
         log.Information("Coordinator node up at {Address}; seed for workers: --seed {Seed}; data plane on port {DataPort}; waiting for {Workers} workers",
             cluster.SelfAddress, seed, dataPlane.Port, state.Options.Workers);

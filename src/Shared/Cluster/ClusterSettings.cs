@@ -35,6 +35,9 @@ public sealed record ClusterSettings
 
     public string? TlsPassword { get; init; }
 
+    /// <summary>How tensors travel (--transport): shared memory where it can, or always TCP.</summary>
+    public DataTransport Transport { get; init; } = DataTransport.Auto;
+
     public string AdvertisedHost => string.IsNullOrWhiteSpace(PublicHost) ? Host : PublicHost;
 
     /// <summary>Akka.Remote runs over TLS: with the given certificate, or with the key the secret gives.</summary>

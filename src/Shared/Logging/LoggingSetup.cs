@@ -1,4 +1,5 @@
 using Serilog;
+using Serilog.Core;
 using Serilog.Events;
 using Serilog.Formatting.Compact;
 
@@ -12,7 +13,9 @@ public static class LoggingSetup
 {
     public const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}";
 
-    public static Serilog.Core.Logger Create(string role, string? clefFile, LogEventLevel consoleLevel = LogEventLevel.Information)
+    /// <param name="forward">also hand every event to this sink (a worker node: to the coordinator, see LogForwardingQueue)</param>
+    public static Serilog.Core.Logger Create(string role, string? clefFile, LogEventLevel consoleLevel = LogEventLevel.Information,
+        ILogEventSink? forward = null)
     {
         var akkaNoise = new AkkaTransportNoise();
         var config = new LoggerConfiguration()
@@ -27,6 +30,7 @@ public static class LoggingSetup
                 .WriteTo.Console(outputTemplate: ConsoleTemplate).CreateLogger()), consoleLevel);
         if (clefFile is not null)
             config = config.WriteTo.File(new CompactJsonFormatter(), clefFile, flushToDiskInterval: TimeSpan.FromSeconds(1));
+        if (forward is not null) config = config.WriteTo.Sink(forward);
         return config.CreateLogger();
     }
 

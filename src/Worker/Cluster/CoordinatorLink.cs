@@ -46,6 +46,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private readonly string? secret;
     private readonly TaskCompletionSource<WorkerSessionEnd> ended;
     private readonly ILogger log;
+    private readonly DataTransport transport;
     private Address? coordinatorNode;
     private FrameChannel? channel;
     private IVae? parameterBuffer;
@@ -58,8 +59,10 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public CoordinatorLink(string workerId, MnistSplit train, string? secret, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log)
+    public CoordinatorLink(string workerId, MnistSplit train, string? secret, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log,
+        DataTransport transport = DataTransport.Auto)
     {
+        this.transport = transport;
         this.workerId = workerId;
         this.train = train;
         this.secret = secret;
@@ -68,8 +71,9 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         Joining();
     }
 
-    public static Props Props(string workerId, MnistSplit train, string? secret, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log) =>
-        Akka.Actor.Props.Create(() => new CoordinatorLink(workerId, train, secret, ended, log));
+    public static Props Props(string workerId, MnistSplit train, string? secret, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log,
+        DataTransport transport = DataTransport.Auto) =>
+        Akka.Actor.Props.Create(() => new CoordinatorLink(workerId, train, secret, ended, log, transport));
 
     protected override void PreStart()
     {
@@ -192,7 +196,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             var shape = offer.Model;
             parameterBuffer = ModelFactory.Create(shape);
             var layout = TensorLayout.Of(parameterBuffer.NamedParameters());
-            OpenSharedMemory(offer.SharedMemory, TensorLayout.PayloadBytes(layout));
+            OpenSharedMemory(transport == DataTransport.Tcp ? null : offer.SharedMemory, TensorLayout.PayloadBytes(layout));
             if (sharedParameters is not null)
                 mappedParameters = layout.Zip(sharedParameters.MapTensors(layout), (l, t) => (l.Name, t)).ToList();
             channel = FrameChannel.Connect(offer.Host, offer.Port, HandshakeDeadline);
