@@ -26,7 +26,7 @@ public static class ClusterCoordinatorHost
     private static readonly TimeSpan WorkerExitGrace = TimeSpan.FromSeconds(15);
 
     public static async Task<TrainingFinished> RunAsync(TrainingState state, RunRecorder recorder, MnistSplit train,
-        ClusterSettings settings, int localWorkers, ILogger log, CancellationToken cancel)
+        ClusterSettings settings, int localWorkers, WatchPlan watch, ILogger log, CancellationToken cancel)
     {
         var outcome = new TaskCompletionSource<TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
         var layout = TensorLayout.Of(state.Parameters);
@@ -44,7 +44,7 @@ public static class ClusterCoordinatorHost
         string seed = $"{settings.AdvertisedHost}:{cluster.SelfAddress.Port}";
 
         system.ActorOf(TrainingOutcomeListener.Props(outcome), "outcome");
-        TrainingMonitors.Start(system, new ProgressPlan(state.Options.Epochs, state.StepsPerEpoch));
+        TrainingMonitors.Start(system, watch);
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
             settings.AdvertisedHost, dataPlane.Port, state.Options.Shape, train.Count, train.Sha256,

@@ -1,4 +1,5 @@
 using Serilog;
+using Serilog.Core;
 using Serilog.Events;
 using Serilog.Formatting.Compact;
 
@@ -12,7 +13,8 @@ public static class LoggingSetup
 {
     public const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}";
 
-    public static Serilog.Core.Logger Create(string role, string? clefFile, LogEventLevel consoleLevel = LogEventLevel.Information)
+    /// <param name="tap">also gets every event (the coordinator's run watcher reads the run's events from it)</param>
+    public static Serilog.Core.Logger Create(string role, string? clefFile, LogEventLevel consoleLevel = LogEventLevel.Information, ILogEventSink? tap = null)
     {
         var config = new LoggerConfiguration()
             .MinimumLevel.Debug()
@@ -25,6 +27,7 @@ public static class LoggingSetup
                 .WriteTo.Console(outputTemplate: ConsoleTemplate).CreateLogger()), consoleLevel);
         if (clefFile is not null)
             config = config.WriteTo.File(new CompactJsonFormatter(), clefFile, flushToDiskInterval: TimeSpan.FromSeconds(1));
+        if (tap is not null) config = config.WriteTo.Sink(tap);
         return config.CreateLogger();
     }
 
