@@ -1,4 +1,4 @@
-// The dashboard: renders /api/status, then every update the server pushes on /events (Server-Sent Events).
+// The dashboard: renders the status the page came with, then every update the server pushes on /events (Server-Sent Events).
 "use strict";
 
 const $ = id => document.getElementById(id);
@@ -85,7 +85,8 @@ function render(s) {
   }
 }
 
-fetch("/api/status").then(r => r.json()).then(render).catch(() => {});
+const initial = JSON.parse($("initial-status").textContent);
+if (initial) render(initial);
 const updates = new EventSource("/events");
 updates.addEventListener("status", e => { $("connection").textContent = ""; render(JSON.parse(e.data)); });
 updates.onerror = () => { $("connection").textContent = "disconnected: the run may have ended"; };
