@@ -31,9 +31,10 @@ public sealed class DockerfileTests
     {
         var images = BaseImages().ToList();
         // .NET 10 publishes no Debian images; Ubuntu 24.04 (noble) is its default and ships GCC 14's libstdc++.
-        Assert.All(images, i => Assert.Matches(@"^mcr\.microsoft\.com/dotnet/(sdk|runtime):10\.0(\.\d+)*-(noble|trixie)(-slim)?$", i));
+        Assert.All(images, i => Assert.Matches(@"^mcr\.microsoft\.com/dotnet/(sdk|aspnet):10\.0(\.\d+)*-(noble|trixie)(-slim)?$", i));
         Assert.StartsWith("mcr.microsoft.com/dotnet/sdk:", images[0]);
-        Assert.StartsWith("mcr.microsoft.com/dotnet/runtime:", images[^1]);
+        // The ASP.NET Core runtime: the dashboard's web server (Kestrel) is part of its shared framework.
+        Assert.StartsWith("mcr.microsoft.com/dotnet/aspnet:", images[^1]);
         Assert.Contains("grep -q GLIBCXX_3.4.32", Dockerfile);
     }
 
@@ -49,10 +50,11 @@ public sealed class DockerfileTests
     }
 
     [Fact]
-    public void Should_expose_the_coordinator_and_data_plane_ports()
+    public void Should_expose_the_coordinator_data_plane_and_dashboard_ports()
     {
         var exposed = Args("EXPOSE").SelectMany(a => a.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Order();
-        Assert.Equal([ClusterDefaults.CoordinatorPort.ToString(), ClusterDefaults.DataPort.ToString()], exposed);
+        Assert.Equal([ClusterDefaults.CoordinatorPort.ToString(), ClusterDefaults.DataPort.ToString(),
+            VaeCluster.Coordinator.Web.DashboardAddress.Default.Port.ToString()], exposed);
     }
 
     [Fact]
