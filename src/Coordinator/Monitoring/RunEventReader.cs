@@ -1,4 +1,5 @@
 using Serilog.Events;
+using Serilog.Formatting.Display;
 
 namespace VaeCluster.Coordinator.Monitoring;
 
@@ -10,6 +11,9 @@ namespace VaeCluster.Coordinator.Monitoring;
 /// </summary>
 public static class RunEventReader
 {
+    /// <summary>As on the console: strings without quotes.</summary>
+    private static readonly MessageTemplateTextFormatter Message = new("{Message:lj}");
+
     private static readonly (string Fragment, RunEventKind Kind)[] Templates =
     [
         ("Worker {Worker} registered", RunEventKind.Join),
@@ -41,7 +45,9 @@ public static class RunEventReader
                 _ => RunEventKind.Info,
             };
         }
-        return new RunEvent(e.Timestamp, e.Level.ToString(), kind, e.RenderMessage(),
+        using var text = new StringWriter();
+        Message.Format(e, text);
+        return new RunEvent(e.Timestamp, e.Level.ToString(), kind, text.ToString(),
             Text(e, "Worker"), Text(e, "Remote"), kind == RunEventKind.Epoch ? Figures(e) : null);
     }
 

@@ -38,6 +38,7 @@ public sealed class RunEventReaderTests
         var e = Read(log => log.Information("Worker {Worker} connected its data plane from {Remote} ({Transport})",
             "worker-1", new System.Net.IPEndPoint(System.Net.IPAddress.Parse("10.0.0.5"), 4321), "tcp"))!;
         Assert.Equal((RunEventKind.Join, "worker-1", "10.0.0.5:4321"), (e.Kind, e.Worker, e.Remote));
+        Assert.Equal("Worker worker-1 connected its data plane from 10.0.0.5:4321 (tcp)", e.Text); // as on the console, no quotes
     }
 
     [Theory]

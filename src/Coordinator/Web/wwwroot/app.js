@@ -4,21 +4,21 @@
 const $ = id => document.getElementById(id);
 const number = (v, digits) => v == null || typeof v !== "number" ? "–" : v.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-function lineChart(canvas, label, color) {
+function lineChart(canvas, label, color, xTitle, xStep) {
   return new Chart(canvas, {
     type: "line",
     data: { datasets: [{ label, data: [], borderColor: color, backgroundColor: color, pointRadius: 2, borderWidth: 2 }] },
     options: {
       animation: false, maintainAspectRatio: false, parsing: false,
-      scales: { x: { type: "linear", title: { display: true, text: label === "test loss" ? "epoch" : "step" } },
+      scales: { x: { type: "linear", title: { display: true, text: xTitle }, ticks: { stepSize: xStep, precision: 0 } },
                 y: { title: { display: true, text: "nats/image" } } },
       plugins: { legend: { display: false } },
     },
   });
 }
 
-const trainChart = lineChart($("train-chart"), "train loss", "#3b6fb6");
-const testChart = lineChart($("test-chart"), "test loss", "#c0504d");
+const trainChart = lineChart($("train-chart"), "train loss", "#3b6fb6", "step", undefined);
+const testChart = lineChart($("test-chart"), "test loss", "#c0504d", "epoch", 1);
 
 function duration(seconds) {
   if (seconds == null) return "–";
