@@ -1,10 +1,13 @@
 using VaeCluster.Checkpoints;
 using VaeCluster.Coordinator.Cluster;
 using VaeCluster.Coordinator.Hosting;
+using VaeCluster.Coordinator.Monitoring;
+using VaeCluster.Coordinator.Web;
 using VaeCluster.Hosting;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
 using VaeCluster.Data;
+using VaeCluster.DataPlane;
 using VaeCluster.Logging;
 using VaeCluster.Model;
 using VaeCluster.Training;
@@ -21,11 +24,13 @@ public static class TrainRunner
     {
         var (options, checkpoint, run) = request.Resume ? ForResume(request) : ForNewRun(request);
         using var data = MnistDataset.Load(options.DataDir, options.TrainLimit);
+        await using var watch = await StartWatch(request.Http, run, options); // listening before anything is written
 
         run.Create();
         run.MarkLatest();
         AtomicFile.WriteAllText(run.Config, options.ToJson() + "\n");
-        using var log = LoggingSetup.Create("coordinator", Path.Combine(run.Logs, "coordinator.clef"));
+        using var log = LoggingSetup.Create("coordinator", Path.Combine(run.Logs, "coordinator.clef"), tap: watch.Tap);
+        if (watch.Url is { } url) log.Information("Dashboard at {Url:l}", url);
         using var state = checkpoint is null
             ? TrainingState.Fresh(options, data.Train.Count)
             : TrainingState.Resume(checkpoint, options, data.Train.Count);
@@ -45,12 +50,15 @@ public static class TrainRunner
 
         using var recorder = new RunRecorder(run, data.Test, options.KeepCheckpoints, log);
         using var stop = new StopSignals(cancel);
+        var plan = watch.Plan(new WatchFacts(new ProgressPlan(options.Epochs, state.StepsPerEpoch), options.LogEvery,
+            PayloadBytes: request.Mode == RunMode.SingleProcess ? 0 : TensorLayout.PayloadBytes(TensorLayout.Of(state.Parameters)),
+            InProcessWorkers: request.Mode == RunMode.SingleProcess));
         try
         {
             var outcome = request.Mode == RunMode.SingleProcess
-                ? await SingleProcessHost.RunAsync(state, recorder, data, log, stop.Token)
+                ? await SingleProcessHost.RunAsync(state, recorder, data, plan, log, stop.Token)
                 : await ClusterCoordinatorHost.RunAsync(state, recorder, data.Train, request.Cluster!,
-                    localWorkers: request.Mode == RunMode.LocalCluster ? options.Workers : 0, log, stop.Token);
+                    localWorkers: request.Mode == RunMode.LocalCluster ? options.Workers : 0, plan, log, stop.Token);
             log.Information("Coordinator peak memory {PeakMemoryMb} MB", ProcessMemory.PeakMegabytes());
             return outcome.Succeeded ? 0 : 1;
         }
@@ -59,6 +67,12 @@ public static class TrainRunner
             log.Warning("Interrupted. Continue with: ./vae train --resume {Run}", run.Root);
             return 130;
         }
+    }
+
+    private static async Task<RunWatch> StartWatch(DashboardAddress? http, RunDirectory run, TrainingOptions options)
+    {
+        try { return await RunWatch.StartAsync(http, run, options.Epochs); }
+        catch (DashboardError e) { throw new UserError(e.Message); }
     }
 
     private static (TrainingOptions, Checkpoint?, RunDirectory) ForNewRun(TrainRequest request)

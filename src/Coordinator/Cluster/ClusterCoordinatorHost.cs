@@ -31,7 +31,7 @@ public static class ClusterCoordinatorHost
     private static readonly TimeSpan StepBoundaryDeadline = TimeSpan.FromSeconds(10);
 
     public static async Task<TrainingFinished> RunAsync(TrainingState state, RunRecorder recorder, MnistSplit train,
-        ClusterSettings settings, int localWorkers, ILogger log, CancellationToken cancel)
+        ClusterSettings settings, int localWorkers, WatchPlan watch, ILogger log, CancellationToken cancel)
     {
         var outcome = new TaskCompletionSource<TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
         var layout = TensorLayout.Of(state.Parameters);
@@ -50,7 +50,7 @@ public static class ClusterCoordinatorHost
 
         system.ActorOf(TrainingOutcomeListener.Props(outcome), "outcome");
         system.ActorOf(NodeLogWriter.Props(recorder.Directory.Logs, log), ForwardedLogs.WriterName); // worker nodes' logs
-        TrainingMonitors.Start(system, new ProgressPlan(state.Options.Epochs, state.StepsPerEpoch));
+        TrainingMonitors.Start(system, watch);
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
             settings.AdvertisedHost, dataPlane.Port, state.Options.Shape, train.Count, train.Sha256,

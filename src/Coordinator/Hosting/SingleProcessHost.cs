@@ -19,7 +19,7 @@ namespace VaeCluster.Coordinator.Hosting;
 public static class SingleProcessHost
 {
     public static async Task<TrainingFinished> RunAsync(
-        TrainingState state, RunRecorder recorder, MnistDataset data, ILogger log, CancellationToken cancel)
+        TrainingState state, RunRecorder recorder, MnistDataset data, WatchPlan watch, ILogger log, CancellationToken cancel)
     {
         TorchSharp.torch.set_num_threads(1);
         var outcome = new TaskCompletionSource<TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -28,7 +28,7 @@ public static class SingleProcessHost
         using var host = AkkaHost.Build(log, akka => akka.WithActors((system, registry) =>
         {
             system.ActorOf(TrainingOutcomeListener.Props(outcome), "outcome");
-            TrainingMonitors.Start(system, new ProgressPlan(state.Options.Epochs, state.StepsPerEpoch));
+            TrainingMonitors.Start(system, watch);
             var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
             registry.Register<CoordinatorActor>(coordinator);
             for (int i = 1; i <= state.Options.Workers; i++)

@@ -11,6 +11,7 @@ public sealed record RunDirectory(string Root)
     public string Samples => Path.Combine(Root, "samples.png");
     public string Reconstructions => Path.Combine(Root, "reconstructions.png");
     public string Model => Path.Combine(Root, "model.safetensors");
+    public string TensorBoard => Path.Combine(Root, "tensorboard");
 
     public static string DefaultFor(DateTime now) => Path.Combine("runs", now.ToString("yyyyMMdd-HHmmss"));
 

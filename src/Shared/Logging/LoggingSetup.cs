@@ -14,8 +14,9 @@ public static class LoggingSetup
     public const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}";
 
     /// <param name="forward">also hand every event to this sink (a worker node: to the coordinator, see LogForwardingQueue)</param>
+    /// <param name="tap">also gets every event (the coordinator's run watcher reads the run's events from it)</param>
     public static Serilog.Core.Logger Create(string role, string? clefFile, LogEventLevel consoleLevel = LogEventLevel.Information,
-        ILogEventSink? forward = null)
+        ILogEventSink? forward = null, ILogEventSink? tap = null)
     {
         var akkaNoise = new AkkaTransportNoise();
         var config = new LoggerConfiguration()
@@ -31,6 +32,7 @@ public static class LoggingSetup
         if (clefFile is not null)
             config = config.WriteTo.File(new CompactJsonFormatter(), clefFile, flushToDiskInterval: TimeSpan.FromSeconds(1));
         if (forward is not null) config = config.WriteTo.Sink(forward);
+        if (tap is not null) config = config.WriteTo.Sink(tap);
         return config.CreateLogger();
     }
 
