@@ -14,7 +14,18 @@ public static class WorkerCommand
     private static readonly Option<string?> Name = new("--name") { Description = "This worker's id in logs (default worker-<machine>-<pid>)." };
     private static readonly Option<string?> Data = new("--data") { Description = "Folder with the MNIST IDX files; the same files as the coordinator's (default data/mnist)." };
     private static readonly Option<string> LogDir = new("--log-dir") { Description = "Folder for this node's compact JSON log, <name>.clef (default logs).", DefaultValueFactory = _ => "logs" };
-    private static readonly Option<LogEventLevel> ConsoleLevel = new("--console-level") { Description = "Least severe level shown on the console.", DefaultValueFactory = _ => LogEventLevel.Information };
+    private static readonly Option<LogEventLevel> ConsoleLevel = new("--console-level")
+    {
+        Description = "Least severe level shown on the console: verbose, debug, information (default), warning, error or fatal.",
+        DefaultValueFactory = _ => LogEventLevel.Information,
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Single().Value;
+            if (Logs.LogFilter.ParseLevel(text) is { } level) return level;
+            result.AddError($"--console-level must be verbose, debug, information, warning, error or fatal, got '{text}'");
+            return default;
+        },
+    };
     // Set by ./vae train --cluster: the parent holds our stdin, so its end means the parent is gone.
     private static readonly Option<bool> ExitWithParent = new("--exit-with-parent") { Hidden = true };
     // Set by ./vae train --cluster when there are no more workers than cores: this worker's own core.
