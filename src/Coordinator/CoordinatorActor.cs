@@ -196,27 +196,27 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         int samples = results.Sum(r => r.SampleCount);
         bool applied = state.Apply(results);
         tally.Pause();
-        if (applied) tally.Add(lossSum, samples);
+        if (applied) tally.Add(samples);
         else log.Error("Step {Step} skipped: its loss ({Loss}) or gradient is not finite; the parameters are unchanged", done.Step, lossSum);
         step = null;
         var contributors = results.Select(r => r.WorkerId).ToList();
         recorder.RecordStep(new LedgerEntry(done.Step, done.Epoch, done.StepInEpoch, samples, contributors, done.ReassignedShards, Skipped: !applied));
         Context.System.EventStream.Publish(new StepApplied(done.Step, done.Epoch, done.StepInEpoch, samples, lossSum,
             contributors, done.ReassignedShards));
-        LogProgress(done, lossSum, samples);
+        LogProgress(done, lossSum, samples, contributors.Distinct().Count());
         if (state.Cursor.GlobalStep % state.Options.CheckpointEvery == 0 && !state.EpochComplete)
             recorder.SaveCheckpoint(state);
         NextStep();
     }
 
-    private void LogProgress(StepInFlight done, double lossSum, int samples)
+    private void LogProgress(StepInFlight done, double lossSum, int samples, int workerCount)
     {
         if (!sinceLastLog.IsRunning) sinceLastLog.Start();
         samplesSinceLastLog += samples;
         if ((done.StepInEpoch + 1) % state.Options.LogEvery != 0) return;
         log.Information("Epoch {Epoch} step {StepInEpoch}/{StepsPerEpoch}: loss {Loss:F2}, {SamplesPerSecond:F0} samples/s, {Workers} workers",
             done.Epoch, done.StepInEpoch + 1, state.StepsPerEpoch, lossSum / samples,
-            samplesSinceLastLog / sinceLastLog.Elapsed.TotalSeconds, done.Shards.Count);
+            samplesSinceLastLog / sinceLastLog.Elapsed.TotalSeconds, workerCount);
         samplesSinceLastLog = 0;
         sinceLastLog.Restart();
     }

@@ -9,7 +9,7 @@ using VaeCluster.Worker.Cluster;
 namespace VaeCluster.Coordinator.Cli;
 
 /// <summary>./vae worker: a worker node that joins a coordinator's cluster and computes shard gradients for it.</summary>
-public static class WorkerCommand
+public static partial class WorkerCommand
 {
     private static readonly Option<string?> Name = new("--name") { Description = "This worker's id in logs (default worker-<machine>-<pid>)." };
     private static readonly Option<string?> Data = new("--data") { Description = "Folder with the MNIST IDX files; the same files as the coordinator's (default data/mnist)." };
@@ -42,11 +42,15 @@ public static class WorkerCommand
             var settings = ClusterFlags.Resolve(result, new ClusterSettings { Port = 0 });
             if (settings.Seeds.Count == 0)
                 throw new UserError($"--seed HOST:PORT is required: the coordinator's address, e.g. --seed 127.0.0.1:{ClusterDefaults.CoordinatorPort}");
+            if (result.GetValue(Name) is { } given && !WorkerName().IsMatch(given))
+                throw new UserError($"--name '{given}': use letters, digits, '.', '_' and '-' only (it names this worker's log file)");
             string id = result.GetValue(Name) ?? $"worker-{Environment.MachineName}-{Environment.ProcessId}";
+            var logDir = result.GetValue(LogDir)!;
+            if (WritablePath.ForFolder(logDir) is { } unusable) throw new UserError($"--log-dir {logDir}: {unusable}");
             string dataDir = result.GetValue(Data) ?? Environment.GetEnvironmentVariable("VAE_MNIST_DIR") ?? "data/mnist";
             using var data = MnistDataset.Load(dataDir);
+            using var ports = NodePorts.Hold(settings, dataPlane: false);
 
-            var logDir = result.GetValue(LogDir)!;
             Directory.CreateDirectory(logDir);
             using var root = LoggingSetup.Create("worker", Path.Combine(logDir, $"{id}.clef"), result.GetValue(ConsoleLevel));
             var log = root.ForContext("Worker", id);
@@ -54,6 +58,7 @@ public static class WorkerCommand
             if (result.GetValue(ExitWithParent)) StopWhenStdinCloses(stop);
             if (result.GetValue(Cpu) is int core && !CpuAffinity.PinProcessTo(core))
                 log.Warning("Could not pin worker {Worker} to core {Core}; running unpinned", id, core);
+            ports.Dispose(); // the node binds its port now
             try
             {
                 int exit = await WorkerNodeHost.RunAsync(id, settings, data.Train, log, stop.Token);
@@ -77,4 +82,7 @@ public static class WorkerCommand
         catch (IOException) { }
         stop.Cancel();
     });
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+    private static partial System.Text.RegularExpressions.Regex WorkerName();
 }

@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
 namespace VaeCluster.Cluster;
 
 /// <summary>
@@ -49,6 +52,27 @@ public sealed record ClusterSettings
         foreach (var seed in Seeds)
             if (!IsHostPort(seed)) return $"--seed {seed}: expected HOST:PORT, such as 10.0.0.5:{ClusterDefaults.CoordinatorPort}";
         return null;
+    }
+
+    /// <summary>
+    /// Why the TLS certificate cannot be used, phrased for a user, or null. Opened exactly as the remoting set-up
+    /// opens it, so that a PEM file or a wrong password is one line before anything starts, not a failed host.
+    /// </summary>
+    public string? TlsProblem()
+    {
+        if (TlsCertificate is not { } file) return null;
+        if (!File.Exists(file)) return $"--tls-cert {file}: file not found";
+        try
+        {
+            using var certificate = X509CertificateLoader.LoadPkcs12FromFile(file, TlsPassword);
+            return certificate.HasPrivateKey ? null : $"--tls-cert {file}: holds no private key; export certificate and key together (openssl pkcs12 -export -in cert.pem -inkey key.pem -out cluster.pfx)";
+        }
+        catch (CryptographicException)
+        {
+            return X509Certificate2.GetCertContentType(file) == X509ContentType.Pkcs12
+                ? $"--tls-cert {file}: the password does not open it; set VAE_CLUSTER__TLSPASSWORD to its password"
+                : $"--tls-cert {file}: not a PKCS#12 (.pfx) file; make one from PEM files with: openssl pkcs12 -export -in cert.pem -inkey key.pem -out cluster.pfx";
+        }
     }
 
     private static bool IsHostPort(string value)
