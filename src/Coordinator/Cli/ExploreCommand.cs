@@ -106,6 +106,7 @@ public static class ExploreCommand
     /// <summary>Where the picture goes (--out, or RUN_DIR/explore/NAME), checked before anything is computed.</summary>
     private static string Output(string? given, RunDirectory run, string name)
     {
+        if (given is not null && string.IsNullOrWhiteSpace(given)) throw new UserError("--out needs a file name");
         var path = given ?? Path.Combine(run.Root, "explore", name);
         return WritablePath.ForFile(path) is { } problem ? throw new UserError($"--out {path}: {problem}") : path;
     }
