@@ -44,7 +44,9 @@ public sealed record ClusterSettings
     /// <summary>Returns the first problem with these settings, phrased for a user, or null.</summary>
     public string? Validate()
     {
-        if (string.IsNullOrWhiteSpace(Host)) return "--host must name an address to bind, such as 127.0.0.1 or 0.0.0.0";
+        if (string.IsNullOrWhiteSpace(Host) || !IsHostName(Host)) return $"--host '{Host}' must name an address to bind, such as 127.0.0.1 or 0.0.0.0";
+        if (PublicHost is { Length: > 0 } advertised && !IsHostName(advertised))
+            return $"--public-host '{advertised}' is not a host name or address other nodes could reach this one by";
         if (Port is < 0 or > 65535) return $"--port {Port} is not a TCP port (0-65535)";
         if (DataPort is < 0 or > 65535) return $"--data-port {DataPort} is not a TCP port (0-65535)";
         if (AdvertisedHost is "0.0.0.0" or "::")
@@ -78,6 +80,9 @@ public sealed record ClusterSettings
     private static bool IsHostPort(string value)
     {
         int colon = value.LastIndexOf(':');
-        return colon > 0 && int.TryParse(value[(colon + 1)..], out int port) && port is > 0 and <= 65535;
+        return colon > 0 && IsHostName(value[..colon]) && int.TryParse(value[(colon + 1)..], out int port) && port is > 0 and <= 65535;
     }
+
+    /// <summary>A DNS name or an IP address (IPv6 in brackets or not), as an Akka address can carry it.</summary>
+    private static bool IsHostName(string value) => Uri.CheckHostName(value.Trim('[', ']')) != UriHostNameType.Unknown;
 }

@@ -88,6 +88,8 @@ public sealed class BadInputTests : IDisposable
         { "", "coordinator --host not-a-host.invalid", "--host not-a-host.invalid: no such host name" },
         { "", "coordinator --host 192.0.2.1", "--host 192.0.2.1: not an address of this machine" },
         { "", "worker --seed 127.0.0.1:4053 --host not-a-host.invalid", "no such host name" },
+        { "", "coordinator --public-host bad,host", "--public-host 'bad,host' is not a host name" },
+        { "", "worker --seed bad,host:4053", "--seed bad,host:4053: expected HOST:PORT" },
         { "", "coordinator --data-port {busy} --port 0", "--data-port {busy}: already in use" },
         { "", "coordinator --port {busy} --data-port 0", "--port {busy}: already in use" },
         { "", "coordinator --port {free} --data-port {free}", "--port and --data-port are both {free}" },
