@@ -29,40 +29,34 @@ public static class TrainRunner
         var (options, checkpoint, run, _) = start;
         bool finished = checkpoint is not null && checkpoint.Cursor.Epoch > options.Epochs;
         using var data = MnistDataset.Load(options.DataDir, options.TrainLimit);
-        var ports = request.Cluster is { } cluster && !finished ? NodePorts.Hold(cluster, dataPlane: true) : null;
+        // Bound before anything is written; let go just before the host binds them for good.
+        using var ports = request.Cluster is { } cluster && !finished ? NodePorts.Hold(cluster, dataPlane: true) : null;
+        using var log = Prepare(start, request.Resume);
+        using var state = checkpoint is null
+            ? TrainingState.Fresh(options, data.Train.Count)
+            : TrainingState.Resume(checkpoint, options, data.Train.Count);
+        checkpoint?.DisposeTensors();
+        if (request.Resume) SetAsideWhatWillBeRedone(run, state, log);
+        log.Information("Training {Epochs} epochs on {Samples} images, batch {BatchSize}, {Workers} workers; run directory {Run}",
+            options.Epochs, data.Train.Count, options.BatchSize, options.Workers, run.Root);
+        if (finished) return Finished(run, state, log);
+
+        using var recorder = new RunRecorder(run, data.Test, options.KeepCheckpoints, log);
+        using var stop = new StopSignals(cancel);
+        ports?.Dispose();
         try
         {
-            using var log = Prepare(start, request.Resume);
-            using var state = checkpoint is null
-                ? TrainingState.Fresh(options, data.Train.Count)
-                : TrainingState.Resume(checkpoint, options, data.Train.Count);
-            checkpoint?.DisposeTensors();
-            if (request.Resume) SetAsideWhatWillBeRedone(run, state, log);
-            log.Information("Training {Epochs} epochs on {Samples} images, batch {BatchSize}, {Workers} workers; run directory {Run}",
-                options.Epochs, data.Train.Count, options.BatchSize, options.Workers, run.Root);
-            if (finished) return Finished(run, state, log);
-
-            using var recorder = new RunRecorder(run, data.Test, options.KeepCheckpoints, log);
-            using var stop = new StopSignals(cancel);
-            ports?.Dispose(); // the host binds them now
-            try
-            {
-                var outcome = request.Mode == RunMode.SingleProcess
-                    ? await SingleProcessHost.RunAsync(state, recorder, data, log, stop.Token)
-                    : await ClusterCoordinatorHost.RunAsync(state, recorder, data.Train.Count, request.Cluster!,
-                        localWorkers: request.Mode == RunMode.LocalCluster ? options.Workers : 0, log, stop.Token);
-                log.Information("Coordinator peak memory {PeakMemoryMb} MB", ProcessMemory.PeakMegabytes());
-                return outcome.Succeeded ? 0 : 1;
-            }
-            catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
-            {
-                log.Warning("Interrupted. Continue with: ./vae train --resume {Run}", run.Root);
-                return 130;
-            }
+            var outcome = request.Mode == RunMode.SingleProcess
+                ? await SingleProcessHost.RunAsync(state, recorder, data, log, stop.Token)
+                : await ClusterCoordinatorHost.RunAsync(state, recorder, data.Train.Count, request.Cluster!,
+                    localWorkers: request.Mode == RunMode.LocalCluster ? options.Workers : 0, log, stop.Token);
+            log.Information("Coordinator peak memory {PeakMemoryMb} MB", ProcessMemory.PeakMegabytes());
+            return outcome.Succeeded ? 0 : 1;
         }
-        finally
+        catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
         {
-            ports?.Dispose();
+            log.Warning("Interrupted. Continue with: ./vae train --resume {Run}", run.Root);
+            return 130;
         }
     }
 
