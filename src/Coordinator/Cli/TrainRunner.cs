@@ -28,9 +28,9 @@ public static class TrainRunner
         var start = request.Resume ? ForResume(request) : ForNewRun(request);
         var (options, checkpoint, run, _) = start;
         bool finished = checkpoint is not null && checkpoint.Cursor.Epoch > options.Epochs;
-        using var data = MnistDataset.Load(options.DataDir, options.TrainLimit);
         // Bound before anything is written; let go just before the host binds them for good.
         using var ports = request.Cluster is { } cluster && !finished ? NodePorts.Hold(cluster, dataPlane: true) : null;
+        using var data = MnistDataset.Load(options.DataDir, options.TrainLimit);
         using var log = Prepare(start, request.Resume);
         using var state = checkpoint is null
             ? TrainingState.Fresh(options, data.Train.Count)

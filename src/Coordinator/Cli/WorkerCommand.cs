@@ -47,9 +47,9 @@ public static partial class WorkerCommand
             string id = result.GetValue(Name) ?? $"worker-{Environment.MachineName}-{Environment.ProcessId}";
             var logDir = result.GetValue(LogDir)!;
             if (WritablePath.ForFolder(logDir) is { } unusable) throw new UserError($"--log-dir {logDir}: {unusable}");
+            using var ports = NodePorts.Hold(settings, dataPlane: false);
             string dataDir = result.GetValue(Data) ?? Environment.GetEnvironmentVariable("VAE_MNIST_DIR") ?? "data/mnist";
             using var data = MnistDataset.Load(dataDir);
-            using var ports = NodePorts.Hold(settings, dataPlane: false);
 
             Directory.CreateDirectory(logDir);
             using var root = LoggingSetup.Create("worker", Path.Combine(logDir, $"{id}.clef"), result.GetValue(ConsoleLevel));

@@ -11,6 +11,7 @@ namespace VaeCluster.Tests.EndToEnd;
 
 /// <summary>Bad input: one line that says what is wrong, a non-zero exit, and nothing written.</summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // read-only folders are made the Unix way
+[Collection(EndToEndCollection.Name)] // dozens of CLI processes: beside a training test they would only slow it
 public sealed class BadInputTests : IDisposable
 {
     private readonly string work = Directory.CreateTempSubdirectory("vae-bad-").FullName;
