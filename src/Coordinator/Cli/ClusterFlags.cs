@@ -38,8 +38,7 @@ public static class ClusterFlags
             TlsPassword = section["TlsPassword"] ?? defaults.TlsPassword,
             Transport = ParseTransport(section["Transport"]) ?? defaults.Transport,
         };
-        if (settings.TlsCertificate is { } cert && !File.Exists(cert)) throw new UserError($"--tls-cert {cert}: file not found");
-        if (settings.Validate() is string problem) throw new UserError(problem);
+        if ((settings.Validate() ?? settings.TlsProblem()) is string problem) throw new UserError(problem);
         return settings;
     }
 
@@ -59,11 +58,21 @@ public static class ClusterFlags
         Flag("Transport", Value(result, Transport));
         var seeds = Value(result, Seeds) ?? [];
         for (int i = 0; i < seeds.Length; i++) Flag($"Seeds:{i}", seeds[i]);
-        return new ConfigurationBuilder()
-            .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true)
-            .AddEnvironmentVariables(ClusterDefaults.EnvironmentPrefix)
-            .AddInMemoryCollection(flags)
-            .Build();
+        var file = Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json");
+        try
+        {
+            return new ConfigurationBuilder()
+                .AddJsonFile(file, optional: true)
+                .AddEnvironmentVariables(ClusterDefaults.EnvironmentPrefix)
+                .AddInMemoryCollection(flags)
+                .Build();
+        }
+        catch (InvalidDataException e)
+        {
+            // The JSON reader's own sentence says where: "... LineNumber: 3 | BytePositionInLine: 0."
+            var cause = e.GetBaseException().Message;
+            throw new UserError($"{file} is not valid JSON ({cause.TrimEnd('.')}); fix it or remove it");
+        }
     }
 
     /// <summary>A flag's value, or null when the command does not have that flag.</summary>

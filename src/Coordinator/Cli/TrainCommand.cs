@@ -26,7 +26,8 @@ public static class TrainCommand
     private static readonly Option<string?> Resume = new("--resume") { Description = "Continue the run in this directory from its newest good checkpoint." };
     private static readonly Option<int?> CheckpointEvery = NumberOption.Whole("--checkpoint-every", $"Checkpoint every N steps, besides each epoch end (default {Defaults.CheckpointEvery}).", 1);
     private static readonly Option<int?> KeepCheckpoints = NumberOption.Whole("--keep-checkpoints", $"Checkpoints to keep (default {Defaults.KeepCheckpoints}).", 1);
-    private static readonly Option<double?> StepTimeout = NumberOption.Positive("--step-timeout", $"Seconds a worker has to answer its shard before the shard goes to another (default {Defaults.StepTimeout.TotalSeconds}).");
+    private static readonly Option<double?> StepTimeout = NumberOption.Positive("--step-timeout", $"Seconds a worker has to answer its shard before the shard goes to another (default {Defaults.StepTimeout.TotalSeconds}, at most {TrainingOptions.MaxStepTimeout.TotalSeconds}).",
+        maximum: TrainingOptions.MaxStepTimeout.TotalSeconds);
     private static readonly Option<int?> TrainLimit = NumberOption.Whole("--train-limit", "Train on the first N training images only (quick runs).", 1);
     private static readonly Option<ModelKind?> Model = new("--model")
     {

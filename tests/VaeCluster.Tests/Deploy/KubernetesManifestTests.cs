@@ -84,6 +84,10 @@ public sealed class KubernetesManifestTests
         Assert.Equal(0, first.ExitCode);
         Assert.Equal(sandbox.Runs + "/uid-1", first.Node.Value("--run"));
         Assert.Null(first.Node.Value("--resume"));
+
+        // Killed before its first checkpoint: the restarted pod resumes it (from step 0), never starts it afresh.
+        sandbox.Started("uid-1");
+        Assert.Equal(sandbox.Runs + "/uid-1", sandbox.Run(("JOB_UID", "uid-1")).Node.Value("--resume"));
         Assert.Equal(RunSettings()["WORKERS"], first.Node.Value("--workers"));
         Assert.Equal(RunSettings()["EPOCHS"], first.Node.Value("--epochs"));
 
@@ -330,8 +334,16 @@ public sealed class KubernetesManifestTests
         public string Runs => Path.Combine(root, "runs");
         public string Tls => Path.Combine(root, "tls");
 
+        /// <summary>A run that started (config.json is its first file), killed before its first checkpoint.</summary>
+        public void Started(string run)
+        {
+            Directory.CreateDirectory(Path.Combine(Runs, run));
+            File.WriteAllText(Path.Combine(Runs, run, "config.json"), "{}");
+        }
+
         public void Checkpoint(string run)
         {
+            Started(run);
             Directory.CreateDirectory(Path.Combine(Runs, run, "checkpoints"));
             File.WriteAllText(Path.Combine(Runs, run, "checkpoints", "step-00000005.ckpt"), "");
         }
