@@ -128,20 +128,20 @@ def measure(command, run, wall, link_bits):
     for e in epochs:  # `step` is the global step count at the epoch's end
         steps.append(e['step'] - before); before = e['step']
     steady = list(range(1, len(epochs))) or [0]
+    def step_ms(window):
+        return 1000 * sum(epochs[i]['train_s'] for i in window) / sum(steps[i] for i in window)
     if all('nodes' in epochs[i] for i in steady):
-        window_steps = sum(steps[i] for i in steady)
-        step_ms = 1000 * sum(epochs[i]['train_s'] for i in steady) / window_steps
-        nodes = nodes_from_metrics([epochs[i]['nodes'] for i in steady], window_steps)
+        window = steady
+        nodes = nodes_from_metrics([epochs[i]['nodes'] for i in window], sum(steps[i] for i in window))
         source = 'metrics.jsonl nodes, epochs 2+' if len(epochs) > 1 else 'metrics.jsonl nodes, epoch 1'
     else:
-        window_steps = sum(steps)
-        step_ms = 1000 * sum(e['train_s'] for e in epochs) / window_steps
-        nodes = nodes_from_log(run, window_steps, step_ms)
-        source = 'coordinator log "Data plane to worker" lines, whole run (epoch 1 included)'
+        window = range(len(epochs))
+        nodes = nodes_from_log(run, sum(steps), step_ms(window))
+        source = 'coordinator log "Data plane to worker" lines, whole run (epoch 1 included)' if nodes else None
     return {'command': command, 'samples_per_s': [e['samples_per_s'] for e in epochs],
             'steady_samples_per_s': statistics.median(epochs[i]['samples_per_s'] for i in steady),
-            'steps': sum(steps), 'wall_s': round(wall, 1), 'source': source, 'window_steps': window_steps,
-            'step_ms': round(step_ms, 2), 'nodes': nodes, 'bound': bound(nodes, step_ms, link_bits)}
+            'step_ms': round(step_ms(steady), 2), 'steps': sum(steps), 'wall_s': round(wall, 1),
+            'per_node_source': source, 'nodes': nodes, 'bound': bound(nodes, step_ms(window), link_bits)}
 
 def nodes_from_metrics(epoch_nodes, steps):
     """Sums each node's epoch totals over the window, then per step."""
@@ -181,11 +181,12 @@ def bound(nodes, step_ms, link_bits):
     if compute <= 0:
         return None  # nothing measured the compute (single-process mode before per-node figures)
     if link_bits is None:
-        return {'compute_ms': compute, 'link': None, 'lower_bound_ms': compute, 'step_vs_bound': round(step_ms / compute, 3)}
+        return {'step_ms': round(step_ms, 2), 'compute_ms': compute, 'link': None, 'lower_bound_ms': compute,
+                'step_vs_bound': round(step_ms / compute, 3)}
     to_nodes = sum(n['bytes_to_node'] for n in nodes)
     from_nodes = sum(n['bytes_from_node'] for n in nodes)
     link_ms = 1000 * 8 * (to_nodes + from_nodes) / link_bits
-    return {'compute_ms': compute, 'link': 'coordinator', 'link_bytes_per_step': to_nodes + from_nodes,
+    return {'step_ms': round(step_ms, 2), 'compute_ms': compute, 'link': 'coordinator', 'link_bytes_per_step': to_nodes + from_nodes,
             'link_ms': round(link_ms, 2), 'one_direction_ms': round(1000 * 8 * max(to_nodes, from_nodes) / link_bits, 2),
             'lower_bound_ms': round(compute + link_ms, 2), 'step_vs_bound': round(step_ms / (compute + link_ms), 3)}
 
@@ -197,7 +198,7 @@ def median_of(runs):
         m['step_vs_bound'] = statistics.median(r['bound']['step_vs_bound'] for r in runs)
     if all(r['nodes'] for r in runs):
         m['max_node_mb_per_step'] = statistics.median(max(n['mb_per_step'] for n in r['nodes']) for r in runs)
-        m['node_split_ms'] = {k: statistics.median(statistics.mean(n[k] for n in r['nodes']) for r in runs)
+        m['node_split_ms'] = {k: round(statistics.median(statistics.mean(n[k] for n in r['nodes']) for r in runs), 2)
                               for k in ('compute_ms', 'transfer_ms', 'wait_ms')}
     return m
 
