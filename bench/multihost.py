@@ -92,6 +92,9 @@ def lab(args, work, name, actors, rate, labs):
     started = time.time()
     coordinator = start(lab_name, 1, ['coordinator', '--host', host, '--public-host', host, '--workers', str(actors)]
                         + training_flags(args, run), run + '.coordinator.out')
+    # A worker that tries before the seed listens waits out Akka's 5 s gate before it tries again.
+    if not wait_for(lambda: 'Coordinator node up' in open(run + '.coordinator.out').read() or coordinator.poll() is not None, 60):
+        raise Failed(f'the coordinator on {lab_name} did not come up in 60 s; its output: {run}.coordinator.out')
     workers = []
     for m in WORKER_MACHINES:
         address = netlab('addr', lab_name, str(m)).strip()
@@ -114,6 +117,13 @@ def lab(args, work, name, actors, rate, labs):
     labs.remove(lab_name)
     per_node = f' --workers {args.actors_per_node}' if args.actors_per_node > 1 else ''
     return measure(f'coordinator --workers {actors} + 2 x worker{per_node}, links {rate}', run, wall, link_bits=rate_bits(rate))
+
+def wait_for(condition, seconds):
+    deadline = time.time() + seconds
+    while not condition():
+        if time.time() > deadline: return False
+        time.sleep(0.2)
+    return True
 
 def start(lab_name, machine, cli_args, log):
     with open(log, 'w') as out:
@@ -224,6 +234,7 @@ def main():
     p.add_argument('--actors-per-node', type=int, default=1, help='worker actors per worker machine (K > 1: worker --workers K)')
     p.add_argument('--data', default=os.environ.get('VAE_MNIST_DIR') or os.path.join(ROOT, 'data', 'mnist'))
     p.add_argument('--timeout', type=int, default=600, help='seconds one run may take')
+    p.add_argument('--keep', action='store_true', help='keep the run directories and every node\'s output (said on stderr)')
     args = p.parse_args()
     args.data = os.path.abspath(args.data)
     rates = [r.strip() for r in args.rates.split(',') if r.strip()]
@@ -248,7 +259,7 @@ def main():
     finally:
         for name in labs:
             subprocess.run([NETLAB, 'down', name], capture_output=True)
-        if rounds and len(rounds) == args.rounds:
+        if len(rounds) == args.rounds and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f'multihost: run directories and node output kept in {work}', file=sys.stderr)
