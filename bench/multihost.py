@@ -12,13 +12,15 @@ Reports per run, and the median over rounds:
   measured it), transfer (the rest of the round trip) and wait (for the step's other shards). From metrics.jsonl's
   `nodes` over epochs 2+ where the coordinator writes them; otherwise from the coordinator's end-of-run lines
   "Data plane to worker W: S shards, round trip R ms of which compute C ms and transfer T ms, M MB moved" (whole
-  run, epoch 1 included), wait then being the mean step time less the round trip. Each run says which (`source`);
+  run, epoch 1 included), wait then being the mean step time less the round trip. Each run says which (`per_node_source`);
 - the ratio of the measured step time (training seconds / steps, same window as the per-node figures) to a lower
-  bound from the same run: the slowest node's compute per step plus the bytes through the busiest link over the
-  link's rate. The coordinator's link carries every node's parameters and gradients, so it is the busiest. Its
-  bytes are counted in both directions as one pipe, as a step that sends every parameter copy before any gradient
-  comes back; tbf limits each direction apart, so `one_direction_ms` (the larger direction alone) is also given. The
-  bytes are what the transport counts (no TCP/IP headers). Loopback has no link limit: its bound is compute alone.
+  bound from the same run's per-node compute and bytes at the link rate. The coordinator's link carries every
+  node's parameters (out) and gradients (in), so it is the busiest; tbf limits each direction apart, so the bound
+  is the larger of: all parameters out of it, then one node's compute and gradient; one node's parameters and
+  compute, then all gradients into it; one node's whole round trip on its own link. Also given, as `one_pipe_ms`:
+  compute plus both directions' bytes as if through one pipe (the issue's count, about 84 ms at 1 Gbit/s), which
+  a step can beat by sending one node's gradient while another's parameters are still going out. Bytes are what
+  the transport counts (no TCP/IP headers). Loopback has no link limit: its bound is the slowest node's compute.
 
 Every lab is removed (netlab down) at the end, also on Ctrl-C, SIGTERM or an error; labs are owned by this process,
 so `deploy/netlab.sh prune` removes them even after a SIGKILL. Needs root. Prints one JSON document. Run from the
@@ -149,7 +151,7 @@ def measure(command, run, wall, link_bits):
         nodes = nodes_from_log(run, sum(steps), step_ms(window))
         source = 'coordinator log "Data plane to worker" lines, whole run (epoch 1 included)' if nodes else None
     return {'command': command, 'samples_per_s': [e['samples_per_s'] for e in epochs],
-            'steady_samples_per_s': statistics.median(epochs[i]['samples_per_s'] for i in steady),
+            'steady_samples_per_s': round(statistics.median(epochs[i]['samples_per_s'] for i in steady), 1),
             'step_ms': round(step_ms(steady), 2), 'steps': sum(steps), 'wall_s': round(wall, 1),
             'per_node_source': source, 'nodes': nodes, 'bound': bound(nodes, step_ms(window), link_bits)}
 
@@ -187,25 +189,38 @@ def nodes_from_log(run, steps, step_ms):
     return nodes
 
 def bound(nodes, step_ms, link_bits):
-    compute = max((n['compute_ms'] for n in nodes), default=0)
-    if compute <= 0:
-        return None  # nothing measured the compute (single-process mode before per-node figures)
-    if link_bits is None:
-        return {'step_ms': round(step_ms, 2), 'compute_ms': compute, 'link': None, 'lower_bound_ms': compute,
-                'step_vs_bound': round(step_ms / compute, 3)}
-    to_nodes = sum(n['bytes_to_node'] for n in nodes)
-    from_nodes = sum(n['bytes_from_node'] for n in nodes)
-    link_ms = 1000 * 8 * (to_nodes + from_nodes) / link_bits
-    return {'step_ms': round(step_ms, 2), 'compute_ms': compute, 'link': 'coordinator', 'link_bytes_per_step': to_nodes + from_nodes,
-            'link_ms': round(link_ms, 2), 'one_direction_ms': round(1000 * 8 * max(to_nodes, from_nodes) / link_bits, 2),
-            'lower_bound_ms': round(compute + link_ms, 2), 'step_vs_bound': round(step_ms / (compute + link_ms), 3)}
+    """The least a step can take on these links (ms), from the same run's per-node figures; None where nothing
+    measured compute. Each link is full duplex (tbf limits each direction apart), and a node computes once all its
+    parameters are in, so a step lasts at least: every parameter copy out of the coordinator's link, then the last
+    node's compute and gradient (a); the first node's parameters and compute, then every gradient into the
+    coordinator's link (b); any one node's parameters, compute and gradient over its own link (c)."""
+    if max((n['compute_ms'] for n in nodes), default=0) <= 0:
+        return None
+    per_byte = 1000 * 8 / link_bits if link_bits else 0.0
+    to = [n['bytes_to_node'] * per_byte for n in nodes]
+    back = [n['bytes_from_node'] * per_byte for n in nodes]
+    compute = [n['compute_ms'] for n in nodes]
+    a = sum(to) + min(c + g for c, g in zip(compute, back))
+    b = min(p + c for p, c in zip(to, compute)) + sum(back)
+    c = max(p + c + g for p, c, g in zip(to, compute, back))
+    lower = max(a, b, c)
+    figures = {'step_ms': round(step_ms, 2), 'compute_ms': max(compute), 'lower_bound_ms': round(lower, 2),
+               'step_vs_bound': round(step_ms / lower, 3)}
+    if link_bits:
+        # The issue's count: the coordinator's link as one pipe for both directions (not a bound: steps beat it).
+        one_pipe = max(compute) + sum(to) + sum(back)
+        figures.update({'link': 'coordinator', 'link_bytes_per_step': sum(n['bytes_to_node'] + n['bytes_from_node'] for n in nodes),
+                        'one_pipe_ms': round(one_pipe, 2), 'step_vs_one_pipe': round(step_ms / one_pipe, 3)})
+    return figures
 
 def median_of(runs):
-    m = {'samples_per_s': statistics.median(r['steady_samples_per_s'] for r in runs),
+    m = {'samples_per_s': round(statistics.median(r['steady_samples_per_s'] for r in runs), 1),
          'step_ms': statistics.median(r['step_ms'] for r in runs)}
     if all(r['bound'] for r in runs):
         m['lower_bound_ms'] = statistics.median(r['bound']['lower_bound_ms'] for r in runs)
         m['step_vs_bound'] = statistics.median(r['bound']['step_vs_bound'] for r in runs)
+        if all('one_pipe_ms' in r['bound'] for r in runs):
+            m['step_vs_one_pipe'] = statistics.median(r['bound']['step_vs_one_pipe'] for r in runs)
     if all(r['nodes'] for r in runs):
         m['max_node_mb_per_step'] = statistics.median(max(n['mb_per_step'] for n in r['nodes']) for r in runs)
         m['node_split_ms'] = {k: round(statistics.median(statistics.mean(n[k] for n in r['nodes']) for r in runs), 2)
