@@ -95,7 +95,7 @@ def lab(args, work, name, actors, rate, labs):
     coordinator = start(lab_name, 1, ['coordinator', '--host', host, '--public-host', host, '--workers', str(actors)]
                         + training_flags(args, run), run + '.coordinator.out')
     # A worker that tries before the seed listens waits out Akka's 5 s gate before it tries again.
-    if not wait_for(lambda: 'Coordinator node up' in open(run + '.coordinator.out').read() or coordinator.poll() is not None, 60):
+    if not wait_for(lambda: 'Coordinator node up' in read(run + '.coordinator.out') or coordinator.poll() is not None, 60):
         raise Failed(f'the coordinator on {lab_name} did not come up in 60 s; its output: {run}.coordinator.out')
     workers = []
     for m in WORKER_MACHINES:
@@ -119,6 +119,10 @@ def lab(args, work, name, actors, rate, labs):
     labs.remove(lab_name)
     per_node = f' --workers {args.actors_per_node}' if args.actors_per_node > 1 else ''
     return measure(f'coordinator --workers {actors} + 2 x worker{per_node}, links {rate}', run, wall, link_bits=rate_bits(rate))
+
+def read(path):
+    with open(path) as f:
+        return f.read()
 
 def wait_for(condition, seconds):
     deadline = time.time() + seconds
