@@ -79,14 +79,23 @@ ensure_mnist() {
 }
 
 # Builds in Release only when a source file changed since the last build (dotnet's own no-op build costs seconds).
-build_cli() {
+build_cli_is_current() {
   local stamp=$ROOT/.vae/build.stamp
-  if [ -f "$stamp" ] && [ -f "$CLI_DLL" ] && [ -z "$(find "$ROOT/src" "$ROOT/build" "$ROOT/Directory.Build.props" "$ROOT/Directory.Build.targets" -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name '*.json' -o -path '*/wwwroot/*' \) -print -quit)" ]; then
-    return
-  fi
-  say "Building VaeCluster (Release)..."
+  [ -f "$stamp" ] && [ -f "$CLI_DLL" ] && [ -z "$(find "$ROOT/src" "$ROOT/build" "$ROOT/Directory.Build.props" "$ROOT/Directory.Build.targets" -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name '*.json' -o -path '*/wwwroot/*' \) -print -quit)" ]
+}
+
+# Several ./vae started at once (a coordinator and its workers) build once: the others wait for the first (at most
+# 10 minutes) and find the build current.
+build_cli() {
+  build_cli_is_current && return
   mkdir -p "$ROOT/.vae"
-  dotnet build "$ROOT/src/Coordinator/VaeCluster.Coordinator.csproj" -c Release --nologo -v q >"$ROOT/.vae/build.log" 2>&1 \
-    || { grep -E 'error|rror:' "$ROOT/.vae/build.log" >&2; die "build failed (full log: .vae/build.log)"; }
-  touch "$stamp"
+  exec 9>"$ROOT/.vae/build.lock"
+  flock -w 600 9 || die "another ./vae has been building for 10 minutes (lock .vae/build.lock); wait for it or remove the lock"
+  if ! build_cli_is_current; then
+    say "Building VaeCluster (Release)..."
+    dotnet build "$ROOT/src/Coordinator/VaeCluster.Coordinator.csproj" -c Release --nologo -v q >"$ROOT/.vae/build.log" 2>&1 \
+      || { grep -E 'error|rror:' "$ROOT/.vae/build.log" >&2; die "build failed (full log: .vae/build.log)"; }
+    touch "$ROOT/.vae/build.stamp"
+  fi
+  exec 9>&-
 }
