@@ -30,10 +30,13 @@ def one_run(a, work, name, secret, other, chaos, rng):
     began = time.time()
     coordinator = start(['coordinator', '--run', run, '--port', str(port), '--data-port', str(data_port), '--workers', '3',
                          '--secret-file', secret] + common, out)
+    started = {}
     def worker(wname, extra):
+        started[wname] = time.time()
         return start(['worker', '--seed', f'127.0.0.1:{port}', '--name', wname, '--data', a.data,
                       '--log-dir', os.path.join(run, 'logs'), '--console-level', 'warning'] + extra, subprocess.DEVNULL)
     workers = [worker(f'w{i}', ['--secret-file', secret]) for i in (1, 2, 3)]
+    names = {p: f'w{i}' for i, p in zip((1, 2, 3), workers)}
     everyone, kills, strangers, stranger = list(workers), 0, 0, None
     next_kill = time.time() + rng.uniform(4, 7)
     while coordinator.poll() is None:
@@ -42,16 +45,20 @@ def one_run(a, work, name, secret, other, chaos, rng):
         next_kill = time.time() + rng.uniform(4, 7)
         victim = rng.choice(workers)
         victim.send_signal(signal.SIGKILL); workers.remove(victim); kills += 1
-        workers.append(worker(f'w{3 + kills}', ['--secret-file', secret])); everyone.append(workers[-1])
+        workers.append(worker(f'w{3 + kills}', ['--secret-file', secret])); everyone.append(workers[-1]); names[workers[-1]] = f'w{3 + kills}'
         if stranger: stranger.send_signal(signal.SIGKILL)
         strangers += 1
         stranger = worker(f'stranger{strangers}', [] if strangers % 2 == 0 else ['--secret-file', other]); everyone.append(stranger)
+        names[stranger] = f'stranger{strangers}'
     wall = time.time() - began
     if stranger: stranger.send_signal(signal.SIGKILL)
-    left = 0
+    # A process still running a minute after the coordinator ended is killed and named, with how long before the end
+    # it was started (a worker started after the coordinator's last step finds no coordinator and waits for one).
+    ended, left = time.time(), []
     for p in everyone:
-        try: p.wait(timeout=60)
-        except subprocess.TimeoutExpired: left += 1; p.kill()
+        try: p.wait(timeout=max(1, 60 - (time.time() - ended)))
+        except subprocess.TimeoutExpired:
+            left.append({'name': names[p], 'started_s_before_end': round(began + wall - started[names[p]], 1)}); p.kill()
     out.seek(0); text = out.read()
     digest = re.search(r'parameters sha256 ([0-9a-f]{64})', text)
     entries = ledger(run)
@@ -61,7 +68,7 @@ def one_run(a, work, name, secret, other, chaos, rng):
             'shards_reassigned': sum(len(e['reassigned']) for e in entries),
             'steps_redone': len(steps) - len(set(steps)), 'steps': len(set(steps)),
             'every_step_once': steps == list(range(len(steps))) and not any(e['skipped'] for e in entries),
-            'processes_left_running': left}
+            'processes_left_running': len(left), 'left_running': left}
 
 def main():
     p = argparse.ArgumentParser()
