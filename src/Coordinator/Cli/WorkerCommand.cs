@@ -14,6 +14,8 @@ public static class WorkerCommand
     private static readonly Option<string?> Name = new("--name") { Description = "This worker's id in logs (default worker-<machine>-<pid>)." };
     private static readonly Option<string?> Data = new("--data") { Description = "Folder with the MNIST IDX files; the same files as the coordinator's (default data/mnist)." };
     private static readonly Option<string> LogDir = new("--log-dir") { Description = "Folder for this node's compact JSON log, <name>.clef (default logs).", DefaultValueFactory = _ => "logs" };
+    private static readonly Option<int?> Actors = NumberOption.Whole("--workers",
+        $"Worker actors on this node, one core each (default: one per core, here {Environment.ProcessorCount}); 1 to 256.", int.MinValue);
     private static readonly Option<LogEventLevel> ConsoleLevel = new("--console-level") { Description = "Least severe level shown on the console.", DefaultValueFactory = _ => LogEventLevel.Information };
     // Set by ./vae train --cluster: the parent holds our stdin, so its end means the parent is gone.
     private static readonly Option<bool> ExitWithParent = new("--exit-with-parent") { Hidden = true };
@@ -24,13 +26,15 @@ public static class WorkerCommand
     {
         var command = new Command("worker", "Run a worker node: join the cluster through --seed and compute gradients for its coordinator until training ends.")
         {
-            ClusterFlags.Seeds, ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.SecretFile, ClusterFlags.TlsCertificate, Name, Data, LogDir, ConsoleLevel, ExitWithParent, Cpu,
+            ClusterFlags.Seeds, ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.SecretFile, ClusterFlags.TlsCertificate, Name, Actors, Data, LogDir, ConsoleLevel, ExitWithParent, Cpu,
         };
         command.SetAction((result, cancel) => UserError.Report(async () =>
         {
             var settings = ClusterFlags.Resolve(result, new ClusterSettings { Port = 0 });
             if (settings.Seeds.Count == 0)
                 throw new UserError($"--seed HOST:PORT is required: the coordinator's address, e.g. --seed 127.0.0.1:{ClusterDefaults.CoordinatorPort}");
+            int actors = result.GetValue(Actors) ?? Environment.ProcessorCount;
+            if (actors is < 1 or > 256) throw new UserError($"--workers must be between 1 and 256 (worker actors on this node), got {actors}");
             string id = result.GetValue(Name) ?? $"worker-{Environment.MachineName}-{Environment.ProcessId}";
             string dataDir = result.GetValue(Data) ?? Environment.GetEnvironmentVariable("VAE_MNIST_DIR") ?? "data/mnist";
             using var data = MnistDataset.Load(dataDir);
@@ -45,7 +49,7 @@ public static class WorkerCommand
                 log.Warning("Could not pin worker {Worker} to core {Core}; running unpinned", id, core);
             try
             {
-                int exit = await WorkerNodeHost.RunAsync(id, settings, data.Train, log, stop.Token);
+                int exit = await WorkerNodeHost.RunAsync(id, actors, settings, data.Train, log, stop.Token);
                 log.Information("Worker {Worker} peak memory {PeakMemoryMb} MB", id, ProcessMemory.PeakMegabytes());
                 return exit;
             }

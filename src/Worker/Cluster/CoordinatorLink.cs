@@ -13,9 +13,9 @@ namespace VaeCluster.Worker.Cluster;
 
 /// <summary>
 /// Stands in for the coordinator inside a worker node: it finds the coordinator through cluster membership,
-/// joins, connects the data plane, and then feeds the node's WorkerActor the shards that arrive, writing each
-/// answer back as a Gradient frame. The WorkerActor is the same one single-process mode runs; its replica
-/// computes with this link's parameter buffer, which every Shard frame's payload overwrites in place.
+/// joins, connects the data plane, and then feeds the node's WorkerPool the shards that arrive, writing each
+/// answer back as a Gradient frame. The WorkerPool is the same one single-process mode runs; its actors' replicas
+/// compute with this link's parameter buffer, which a Shard frame's payload (one per step) overwrites in place.
 /// </summary>
 public sealed class CoordinatorLink : ReceiveActor, IWithTimers
 {
@@ -42,6 +42,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private sealed class OutOfPatience { public static readonly OutOfPatience Instance = new(); }
 
     private readonly string workerId;
+    private readonly int actors;
     private readonly MnistSplit train;
     private readonly string? secret;
     private readonly TaskCompletionSource<WorkerSessionEnd> ended;
@@ -50,7 +51,9 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private FrameChannel? channel;
     private IVae? parameterBuffer;
     private IActorRef? worker;
-    private long computeStarted;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(long Step, int Shard), long> computeStarted = new();
+    private long gradientsSent; // the n-th gradient goes to shared-memory slot n mod gradientSlots
+    private int gradientSlots = 1;
     private int attempts;
     private int latent;
     private SharedTensorRegion? sharedParameters, sharedGradients;
@@ -58,9 +61,10 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public CoordinatorLink(string workerId, MnistSplit train, string? secret, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log)
+    public CoordinatorLink(string workerId, int actors, MnistSplit train, string? secret, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log)
     {
         this.workerId = workerId;
+        this.actors = actors;
         this.train = train;
         this.secret = secret;
         this.ended = ended;
@@ -68,8 +72,8 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         Joining();
     }
 
-    public static Props Props(string workerId, MnistSplit train, string? secret, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log) =>
-        Akka.Actor.Props.Create(() => new CoordinatorLink(workerId, train, secret, ended, log));
+    public static Props Props(string workerId, int actors, MnistSplit train, string? secret, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log) =>
+        Akka.Actor.Props.Create(() => new CoordinatorLink(workerId, actors, train, secret, ended, log));
 
     protected override void PreStart()
     {
@@ -140,23 +144,26 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     {
         Receive<RegisterWorker>(_ =>
         {
-            // On the coordinator's machine the model computes straight from the published parameters.
+            // On the coordinator's machine the models compute straight from the published parameters.
             Sender.Tell(new WorkerAccepted(workerId, new SharedParameters(mappedParameters ?? parameterBuffer!.NamedParameters())));
-            // Shards are read only now: the WorkerActor must have its parameters before its first shard.
+            // Shards are read only now: the WorkerPool must have its parameters before its first shard.
             StartReading();
         });
         Receive<ShardGradient>(result =>
         {
             using var gradient = result.Gradient;
-            long computeMicros = (Stopwatch.GetTimestamp() - Volatile.Read(ref computeStarted)) * 1_000_000 / Stopwatch.Frequency;
+            long computeMicros = computeStarted.TryRemove((result.Step, result.ShardIndex), out long started)
+                ? (Stopwatch.GetTimestamp() - started) * 1_000_000 / Stopwatch.Frequency
+                : 0;
             try
             {
-                var frame = new GradientFrame(result.Step, result.ShardIndex, result.SampleCount, result.LossSum,
-                    result.ReconstructionSum, result.KlSum, computeMicros);
+                var frame = new GradientFrame(result.Step, result.ShardIndex, result.SampleCount, result.LossSum, computeMicros);
                 if (sharedGradients is null) channel!.Send(frame, gradient.Tensors);
                 else
                 {
-                    sharedGradients.Write(gradient.Tensors);
+                    // The coordinator sends a shard only while this node holds fewer than the slots, each after
+                    // reading an earlier answer: slot n mod slots is free again by the time answer n is written.
+                    sharedGradients.Write(gradient.Tensors, (int)(gradientsSent++ % gradientSlots));
                     channel!.Send(frame);
                 }
             }
@@ -167,6 +174,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         });
         Receive<ShardFailed>(failed =>
         {
+            computeStarted.TryRemove((failed.Step, failed.ShardIndex), out _);
             try { channel!.Send(new ShardFailedFrame(failed.Step, failed.ShardIndex, failed.Reason)); }
             catch (Exception error) { End(WorkerSessionOutcome.Lost, $"sending a shard failure failed: {error.Message}"); }
         });
@@ -182,7 +190,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private void AskToJoin()
     {
         var gateway = Context.ActorSelection(new RootActorPath(coordinatorNode!) / "user" / "worker-gateway");
-        gateway.Tell(new JoinTraining(workerId, JoinTraining.CurrentProtocol, train.Count, train.Sha256));
+        gateway.Tell(new JoinTraining(workerId, JoinTraining.CurrentProtocol, train.Count, train.Sha256, actors));
     }
 
     private void Connect(DataPlaneOffer offer)
@@ -193,6 +201,8 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             parameterBuffer = ModelFactory.Create(shape);
             var layout = TensorLayout.Of(parameterBuffer.NamedParameters());
             OpenSharedMemory(offer.SharedMemory, TensorLayout.PayloadBytes(layout));
+            gradientSlots = Math.Max(1, offer.SharedMemory?.GradientSlots ?? 1);
+            gradientsSent = 0;
             if (sharedParameters is not null)
                 mappedParameters = layout.Zip(sharedParameters.MapTensors(layout), (l, t) => (l.Name, t)).ToList();
             channel = FrameChannel.Connect(offer.Host, offer.Port, HandshakeDeadline);
@@ -218,8 +228,8 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             Timers.Cancel(nameof(OutOfPatience));
             Become(Connected);
             latent = shape.Latent;
-            worker = Context.ActorOf(WorkerActor.Props(workerId, Self, shape, train), "worker");
-            log.Information("Worker {Worker} joined: data plane connected to {Remote} ({Transport})", workerId, channel.Remote,
+            worker = Context.ActorOf(WorkerPool.Props(workerId, actors, Self, shape, train), "workers");
+            log.Information("Worker node {Worker} with {Actors} workers joined: data plane connected to {Remote} ({Transport})", workerId, actors, channel.Remote,
                 sharedGradients is null ? "tensors over TCP" : "tensors through shared memory");
         }
         catch (Exception error)
@@ -237,7 +247,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         CloseSharedMemory();
         if (offer is null) return;
         sharedParameters = SharedTensorRegion.TryOpen(offer.ParametersPath, bytes, offer.Cookie);
-        sharedGradients = sharedParameters is null ? null : SharedTensorRegion.TryOpen(offer.GradientPath, bytes, offer.Cookie);
+        sharedGradients = sharedParameters is null ? null : SharedTensorRegion.TryOpen(offer.GradientPath, Math.Max(1, offer.GradientSlots) * bytes, offer.Cookie);
         if (sharedGradients is null) CloseSharedMemory();
     }
 
@@ -264,6 +274,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         IActorRef computer, IActorRef self)
     {
         int trainSamples = train.Count;
+        long parametersOf = -1; // the step whose parameters the buffer holds (TCP)
         try
         {
             while (true)
@@ -275,14 +286,24 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
                         if (shard.Latent != latent) throw new WireError($"shard noise has latent size {shard.Latent}, the model {latent}");
                         if (shard.SampleIndices.Any(i => i < 0 || i >= trainSamples))
                             throw new WireError($"shard names a sample outside this worker's {trainSamples} training images");
-                        // The worker is idle (the coordinator sends one shard at a time), so the buffer is free.
-                        // Over shared memory the model already computes from the parameters the coordinator published.
-                        if (fromSharedMemory is null) open.ReceivePayload(frame, parameters);
-                        else if (frame.PayloadBytes != 0) throw new WireError("a shard sent a payload over a shared-memory connection");
-                        // Straight to the WorkerActor, answering to this link: one thread hand-off fewer per shard,
+                        // The parameters come with a step's first shard only; a node is sent a step's parameters
+                        // while it computes nothing of another step that still counts, so the buffer is free.
+                        // Over shared memory the models already compute from the parameters the coordinator published.
+                        if (fromSharedMemory is not null)
+                        {
+                            if (frame.PayloadBytes != 0) throw new WireError("a shard sent a payload over a shared-memory connection");
+                        }
+                        else if (frame.PayloadBytes != 0)
+                        {
+                            open.ReceivePayload(frame, parameters);
+                            parametersOf = shard.Step;
+                        }
+                        else if (parametersOf != shard.Step)
+                            throw new WireError($"a shard of step {shard.Step} came without parameters, and none of that step came before");
+                        // Straight to the WorkerPool, answering to this link: one thread hand-off fewer per shard,
                         // which counts on a machine whose cores are all computing.
-                        Volatile.Write(ref computeStarted, Stopwatch.GetTimestamp());
-                        computer.Tell(new ComputeShard(shard.Step, shard.ShardIndex, shard.SampleIndices, shard.Noise), self);
+                        computeStarted[(shard.Step, shard.ShardIndex)] = Stopwatch.GetTimestamp();
+                        computer.Tell(new ComputeShard(shard.Step, shard.ShardIndex, shard.SampleIndices, shard.Noise, shard.Whole), self);
                         break;
                     case ByeFrame bye:
                         self.Tell(new ByeArrived(bye.Reason));

@@ -10,7 +10,7 @@ namespace VaeCluster.Worker.Cluster;
 
 /// <summary>
 /// A worker node: an ActorSystem with the worker role that joins the cluster through the seeds and runs a
-/// CoordinatorLink (and through it a WorkerActor). When the coordinator goes away without saying Bye, the node
+/// CoordinatorLink (and through it a WorkerPool of K worker actors). When the coordinator goes away without saying Bye, the node
 /// starts a fresh ActorSystem and joins again, so a restarted coordinator finds its workers back by itself.
 /// </summary>
 public static class WorkerNodeHost
@@ -18,12 +18,12 @@ public static class WorkerNodeHost
     private static readonly TimeSpan RejoinAfter = TimeSpan.FromSeconds(2);
 
     /// <returns>0 when training finished, 1 when the coordinator refused this worker.</returns>
-    public static async Task<int> RunAsync(string workerId, ClusterSettings settings, MnistSplit train, ILogger log, CancellationToken cancel)
+    public static async Task<int> RunAsync(string workerId, int actors, ClusterSettings settings, MnistSplit train, ILogger log, CancellationToken cancel)
     {
         TorchSharp.torch.set_num_threads(1);
         while (true)
         {
-            var end = await RunSessionAsync(workerId, settings, train, log, cancel);
+            var end = await RunSessionAsync(workerId, actors, settings, train, log, cancel);
             switch (end.Outcome)
             {
                 case WorkerSessionOutcome.Finished:
@@ -44,12 +44,12 @@ public static class WorkerNodeHost
     }
 
     private static async Task<WorkerSessionEnd> RunSessionAsync(
-        string workerId, ClusterSettings settings, MnistSplit train, ILogger log, CancellationToken cancel)
+        string workerId, int actors, ClusterSettings settings, MnistSplit train, ILogger log, CancellationToken cancel)
     {
         var ended = new TaskCompletionSource<WorkerSessionEnd>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var host = AkkaHost.Build(log, akka => akka
             .WithVaeCluster(settings, ClusterDefaults.WorkerRole, settings.Seeds)
-            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, train, settings.Secret, ended, log), "coordinator-link")));
+            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, actors, train, settings.Secret, ended, log), "coordinator-link")));
         await host.StartAsync(cancel);
         var system = host.Services.GetRequiredService<ActorSystem>();
         // Downed by the cluster (the coordinator unreachable for too long): the ActorSystem ends; rejoin.

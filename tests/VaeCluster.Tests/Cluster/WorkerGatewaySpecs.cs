@@ -109,7 +109,7 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
         Assert.All(master.NamedParameters().Zip(received), p => Assert.True(p.First.Tensor.equal(p.Second).all().item<bool>()));
 
         var gradient = master.NamedParameters().Select(p => randn_like(p.Tensor)).ToList();
-        channel.Send(new GradientFrame(0, 0, 2, 300, 280, 20, 1000), gradient);
+        channel.Send(new GradientFrame(0, 0, 2, 300, 1000), gradient);
         var result = coordinator.ExpectMsg<ShardGradient>();
         Assert.Equal(link, coordinator.LastSender);
         Assert.Equal((0L, 0, "w1", 2, 300.0), (result.Step, result.ShardIndex, result.WorkerId, result.SampleCount, result.LossSum));
@@ -124,7 +124,7 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
         using var _ = channel;
 
         // The link refuses on the header and may cut the connection before the payload is through: that is fine.
-        try { channel.Send(new GradientFrame(Step: 4, 0, 1, 1, 1, 0, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList()); }
+        try { channel.Send(new GradientFrame(Step: 4, 0, 1, 1, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList()); }
         catch (System.Net.Sockets.SocketException) { }
         ExpectTerminated(link);
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
@@ -138,7 +138,7 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
 
         var corrupt = master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList();
         corrupt[3][0] = float.NaN;
-        channel.Send(new GradientFrame(0, 0, 1, LossSum: 500, 480, 20, 0), corrupt);
+        channel.Send(new GradientFrame(0, 0, 1, LossSum: 500, 0), corrupt);
         ExpectTerminated(link);
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // never reaches the coordinator
     }

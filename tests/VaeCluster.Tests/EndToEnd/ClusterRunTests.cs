@@ -25,7 +25,7 @@ public sealed class ClusterRunTests : IDisposable
         using var coordinator = CliProcess.Start(work, "coordinator", "--workers", "2", "--epochs", "2", "--train-limit", $"{TrainLimit}",
             "--run", run, "--port", $"{port}", "--data-port", $"{dataPort}", "--log-every", "5");
         var workers = new[] { "alpha", "beta" }.Select(name => CliProcess.Start(work, "worker", "--seed", $"127.0.0.1:{port}",
-            "--name", name, "--log-dir", Path.Combine(run, "logs"), "--data", TestData.MnistDir)).ToList();
+            "--name", name, "--workers", "1", "--log-dir", Path.Combine(run, "logs"), "--data", TestData.MnistDir)).ToList();
         try
         {
             var output = ClusterNodes.Finish(coordinator, TimeSpan.FromMinutes(3));
