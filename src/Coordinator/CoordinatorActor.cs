@@ -41,6 +41,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private StepInFlight? step;
     private bool paused;
     private EpochTally tally = new();
+    private NodeTally epochNodes = new();
+    private readonly NodeTally runNodes = new();
     private readonly System.Diagnostics.Stopwatch sinceLastLog = new();
     private long samplesSinceLastLog;
     private int consecutiveSkips;
@@ -124,6 +126,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             log.Information("Epoch {Epoch} done: train loss {TrainLoss:F2}, test loss {TestLoss:F2} nats/image, {SamplesPerSecond:F0} samples/s over {TrainSeconds:F1} s",
                 m.Epoch, m.TrainLoss, m.TestLoss, m.SamplesPerSecond, m.TrainSeconds);
             tally = new EpochTally();
+            epochNodes = new NodeTally();
             if (state.Finished)
             {
                 Finish();
@@ -153,7 +156,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Accept(RegisterWorker register)
     {
-        bool added = workers.Register(Sender, register.WorkerId, register.Actors); // a restarted one dropped what it held
+        bool added = workers.Register(Sender, register.WorkerId, register.Actors, register.Host); // a restarted one dropped what it held
         Context.Watch(Sender);
         Sender.Tell(new WorkerAccepted(register.WorkerId, new SharedParameters(state.Parameters)));
         if (added) log.Information("Worker node {Worker} registered with {Actors} workers ({Registered} workers in all)",
@@ -234,6 +237,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             return;
         }
         Timers.Cancel(DeadlineKey(result.ShardIndex));
+        var (host, actors) = workers.Describe(Sender);
+        foreach (var nodes in new[] { epochNodes, runNodes })
+            nodes.Answered(result.WorkerId, host, actors, result.Cost, step.RoundTripMs(result.ShardIndex));
         if (!step.IsComplete)
         {
             OfferWork(Sender);
@@ -245,6 +251,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private void ApplyStep(StepInFlight done)
     {
         var results = done.Results;
+        long appliedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        foreach (var r in results)
+            foreach (var nodes in new[] { epochNodes, runNodes })
+                nodes.Waited(r.WorkerId, done.WaitedMs(r.ShardIndex, appliedAt));
         double lossSum = results.Sum(r => r.LossSum);
         int samples = results.Sum(r => r.SampleCount);
         bool applied = state.Apply(results);
@@ -368,11 +378,12 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Become(ClosingEpoch);
         var epochTally = tally;
         int workerCount = workers.Actors;
+        var nodeFigures = epochNodes.Figures();
         // The test noise is the run stream's, which only this thread draws from; evaluation and pictures then take a
         // while, off the mailbox (so stale results are still drained), and only read the parameters. The state itself
         // moves on when EpochClosed comes back.
         var testNoise = recorder.DrawTestNoise(state);
-        Task.Run(() => new EpochClosed(recorder.CloseEpoch(state, testNoise, epochTally, workerCount))).PipeTo(Self);
+        Task.Run(() => new EpochClosed(recorder.CloseEpoch(state, testNoise, epochTally, workerCount, nodeFigures))).PipeTo(Self);
     }
 
     private void Finish()
@@ -380,6 +391,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         recorder.ExportModel(state);
         log.Information("Training complete after {Epochs} epochs ({Step} steps); model written to {Model}; parameters sha256 {ParametersSha256}",
             state.Options.Epochs, state.Cursor.GlobalStep, recorder.Directory.Model, ParameterDigest.Sha256(state.Parameters.Select(p => p.Tensor)));
+        foreach (var n in runNodes.Figures())
+            log.Information("Node {Node} on {Host}: {Workers} workers, {Shards} shards, {BytesSent} bytes sent to it and {BytesReceived} received, compute {ComputeMs:F0} ms, transfer {TransferMs:F0} ms, wait {WaitMs:F0} ms",
+                n.Node, n.Host, n.Workers, n.Shards, n.BytesSent, n.BytesReceived, n.ComputeMs, n.TransferMs, n.WaitMs);
         Context.System.EventStream.Publish(new TrainingFinished(true, null));
         Become(Finished);
     }

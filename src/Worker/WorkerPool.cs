@@ -21,6 +21,7 @@ public sealed class WorkerPool : ReceiveActor
     private sealed class Job(ComputeShard shard, IActorRef replyTo, int pieces)
     {
         public ComputeShard Shard { get; } = shard;
+        public long Started { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
         public IActorRef ReplyTo { get; } = replyTo;
         public ShardGradient?[] Results { get; } = new ShardGradient?[pieces];
         public int Answered { get; set; }
@@ -57,7 +58,7 @@ public sealed class WorkerPool : ReceiveActor
     public static Props Props(string nodeId, int actors, IActorRef upstream, ModelShape shape, MnistSplit train) =>
         Akka.Actor.Props.Create(() => new WorkerPool(nodeId, actors, upstream, shape, train));
 
-    protected override void PreStart() => upstream.Tell(new RegisterWorker(nodeId, actorCount));
+    protected override void PreStart() => upstream.Tell(new RegisterWorker(nodeId, actorCount, Environment.MachineName));
 
     /// <summary>The coordinator's parameters, which every actor's replica shares (in a node: the link's buffer).</summary>
     private void OnAccepted(WorkerAccepted upstreamAccepted)
@@ -133,7 +134,8 @@ public sealed class WorkerPool : ReceiveActor
         var results = job.Results.Select(r => r!).ToList();
         var (sum, _) = GradientCombiner.SumInShardOrder(results); // into the first piece's tensors
         foreach (var r in results.Skip(1)) r.Gradient.Dispose();
+        long computeMicros = (long)System.Diagnostics.Stopwatch.GetElapsedTime(job.Started).TotalMicroseconds;
         job.ReplyTo.Tell(new ShardGradient(shard.Step, shard.ShardIndex, nodeId, new GradientSum(sum),
-            results.Sum(r => r.LossSum), results.Sum(r => r.SampleCount)));
+            results.Sum(r => r.LossSum), results.Sum(r => r.SampleCount), new ShardCost(computeMicros, 0, 0)));
     }
 }

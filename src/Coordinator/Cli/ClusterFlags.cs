@@ -17,6 +17,7 @@ public static class ClusterFlags
     public static readonly Option<int?> DataPort = NumberOption.Whole("--data-port", "Data-plane port for parameters and gradients (0: any free port).", 0);
     public static readonly Option<string?> SecretFile = new("--secret-file") { Description = "File holding the cluster's shared secret (or set VAE_CLUSTER__SECRET); nodes without it are refused." };
     public static readonly Option<string?> TlsCertificate = new("--tls-cert") { Description = "PKCS#12 file with the cluster's certificate: cluster traffic then runs over mutual TLS, and only nodes presenting this certificate are accepted (password: VAE_CLUSTER__TLSPASSWORD)." };
+    public static readonly Option<string?> Transport = new("--transport") { Description = "How tensors travel to worker nodes: auto (shared memory with nodes on this machine, TCP otherwise; default) or tcp (always the socket)." };
     public static readonly Option<string[]> Seeds = new("--seed") { Description = "The coordinator's HOST:PORT to join through (repeatable)." };
 
     /// <summary>Settings from file, environment and flags over the given defaults; rejects what cannot work.</summary>
@@ -35,6 +36,7 @@ public static class ClusterFlags
             Secret = Secret(section) ?? defaults.Secret,
             TlsCertificate = section["TlsCertificate"] ?? defaults.TlsCertificate,
             TlsPassword = section["TlsPassword"] ?? defaults.TlsPassword,
+            Transport = section["Transport"] ?? defaults.Transport,
         };
         if (settings.TlsCertificate is { } cert && !File.Exists(cert)) throw new UserError($"--tls-cert {cert}: file not found");
         if (settings.Validate() is string problem) throw new UserError(problem);
@@ -54,6 +56,7 @@ public static class ClusterFlags
         Flag("DataPort", Value(result, DataPort));
         Flag("SecretFile", Value(result, SecretFile));
         Flag("TlsCertificate", Value(result, TlsCertificate));
+        Flag("Transport", Value(result, Transport));
         var seeds = Value(result, Seeds) ?? [];
         for (int i = 0; i < seeds.Length; i++) Flag($"Seeds:{i}", seeds[i]);
         return new ConfigurationBuilder()

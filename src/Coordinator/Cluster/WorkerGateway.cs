@@ -110,15 +110,21 @@ public sealed class WorkerGateway : ReceiveActor
         }
         // A worker that reconnects replaces its old link; the coordinator reassigns whatever the old one held.
         if (links.Remove(hello.WorkerId, out var old)) Context.Stop(old);
-        SharedMemoryLink? shared = null;
-        if (hello.SharedMemory && admitted.Gradients is not null) shared = new SharedMemoryLink(settings.Parameters!, admitted.Gradients, admitted.GradientSlots);
-        else admitted.Gradients?.Dispose();
-        var link = Context.ActorOf(WorkerLink.Props(hello.WorkerId, admitted.Actors, connected.Channel, coordinator, admitted.Node, settings.Layout, shared, log),
-            $"link-{++linksCreated}");
+        ITransportToNode transport = hello.SharedMemory && admitted.Gradients is not null
+            ? new SharedMemoryTransportToNode(connected.Channel, settings.Layout, settings.Parameters!, admitted.Gradients, admitted.GradientSlots)
+            : new TcpTransportToNode(connected.Channel, settings.Layout);
+        if (transport is TcpTransportToNode) admitted.Gradients?.Dispose();
+        if (!TrySend(connected.Channel, new WelcomeFrame(settings.Layout)))
+        {
+            transport.Dispose();
+            return;
+        }
+        string host = admitted.Node.Path.Address.Host ?? connected.Channel.Remote;
+        var link = Context.ActorOf(WorkerLink.Props(hello.WorkerId, admitted.Actors, host, transport, coordinator, admitted.Node, log), $"link-{++linksCreated}");
         Context.Watch(link);
         links[hello.WorkerId] = link;
-        log.Information("Worker node {Worker} with {Actors} workers connected its data plane from {Remote} ({Transport})", hello.WorkerId, admitted.Actors, connected.Channel.Remote,
-            shared is null ? "tensors over TCP" : "tensors through shared memory");
+        log.Information("Worker node {Worker} with {Actors} workers connected its data plane from {Remote} ({Transport})",
+            hello.WorkerId, admitted.Actors, connected.Channel.Remote, transport.Description);
     }
 
     protected override void PostStop()
@@ -127,9 +133,14 @@ public sealed class WorkerGateway : ReceiveActor
         refusals.Flush();
     }
 
-    private static void TrySend(FrameChannel channel, IWireMessage message)
+    private static bool TrySend(FrameChannel channel, IWireMessage message)
     {
-        try { channel.Send(message); } catch (Exception) { /* the peer is going away anyway */ }
+        try
+        {
+            channel.Send(message);
+            return true;
+        }
+        catch (Exception) { return false; /* the peer is going away anyway */ }
     }
 }
 
@@ -143,8 +154,3 @@ public sealed record GatewaySettings(
     string DataHost, int DataPort, ModelShape Model, int TrainSamples, string TrainDataSha256, IReadOnlyList<TensorLayout> Layout,
     ParameterPublisher? Parameters = null, string Cookie = "", string? Secret = null, bool WholeShards = false);
 
-/// <summary>
-/// A link's shared-memory path: parameters from the run's publisher, gradients in the worker's own region of
-/// <paramref name="GradientSlots"/> payloads.
-/// </summary>
-public sealed record SharedMemoryLink(ParameterPublisher Parameters, SharedTensorRegion Gradients, int GradientSlots = 1);

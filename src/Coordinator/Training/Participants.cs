@@ -10,7 +10,7 @@ namespace VaeCluster.Coordinator.Training;
 /// </summary>
 public sealed class Participants(bool wholeShards)
 {
-    private readonly Dictionary<IActorRef, (string Id, int Actors)> members = new();
+    private readonly Dictionary<IActorRef, (string Id, int Actors, string Host)> members = new();
     private readonly Dictionary<IActorRef, int> held = new();
 
     public int Count => members.Count;
@@ -23,11 +23,15 @@ public sealed class Participants(bool wholeShards)
     public string NameOf(IActorRef? participant) =>
         participant is not null && members.TryGetValue(participant, out var m) ? m.Id : "?";
 
+    /// <summary>The participant's host and actors, for the per-node figures.</summary>
+    public (string Host, int Actors) Describe(IActorRef participant) =>
+        members.TryGetValue(participant, out var m) ? (m.Host, m.Actors) : ("?", 0);
+
     /// <summary>Adds or re-adds a participant; one that registers again has dropped whatever it held. False if it was known.</summary>
-    public bool Register(IActorRef participant, string id, int actors)
+    public bool Register(IActorRef participant, string id, int actors, string? host)
     {
         bool known = members.ContainsKey(participant);
-        members[participant] = (id, Math.Max(1, actors));
+        members[participant] = (id, Math.Max(1, actors), host ?? "?");
         held.Remove(participant);
         return !known;
     }

@@ -24,9 +24,6 @@ public sealed class TrainingState : IDisposable
     /// <summary>The run's random stream after the initial weights: data order, noise, test-set noise.</summary>
     public RunRandomness Randomness { get; }
 
-    /// <summary>Where each update is also written as it is made (cluster mode); null in single-process mode.</summary>
-    public IParameterMirror? Mirror { get; set; }
-
     private TrainingState(TrainingOptions options, int trainCount)
     {
         Options = options;
@@ -77,14 +74,13 @@ public sealed class TrainingState : IDisposable
         {
             var (gradient, gradientFinite) = GradientCombiner.SumInShardOrder(shardsInOrder);
             finite = gradientFinite && shardsInOrder.All(s => double.IsFinite(s.LossSum));
-            if (finite) Optimizer.Apply(gradient, Mirror is null ? null : Mirror.Chunk);
+            if (finite) Optimizer.Apply(gradient);
         }
         finally
         {
             foreach (var shard in shardsInOrder) shard.Gradient.Dispose();
         }
         Advance();
-        if (finite) Mirror?.Holds(Cursor.GlobalStep);
         return finite;
     }
 

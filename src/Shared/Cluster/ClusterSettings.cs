@@ -35,6 +35,15 @@ public sealed record ClusterSettings
 
     public string? TlsPassword { get; init; }
 
+    /// <summary>
+    /// How worker nodes' tensors travel: "auto" (through /dev/shm when a worker can open the coordinator's regions,
+    /// i.e. runs on its machine; else in the TCP frames) or "tcp" (always in the frames, to exercise the network path).
+    /// </summary>
+    public string Transport { get; init; } = "auto";
+
+    /// <summary>Whether this node offers (coordinator) or takes (worker) shared memory when it can.</summary>
+    public bool SharedMemory => Transport == "auto";
+
     public string AdvertisedHost => string.IsNullOrWhiteSpace(PublicHost) ? Host : PublicHost;
 
     /// <summary>Akka.Remote runs over TLS: with the given certificate, or with the key the secret gives.</summary>
@@ -50,6 +59,7 @@ public sealed record ClusterSettings
         if (string.IsNullOrWhiteSpace(Host)) return "--host must name an address to bind, such as 127.0.0.1 or 0.0.0.0";
         if (Port is < 0 or > 65535) return $"--port {Port} is not a TCP port (0-65535)";
         if (DataPort is < 0 or > 65535) return $"--data-port {DataPort} is not a TCP port (0-65535)";
+        if (Transport is not ("auto" or "tcp")) return $"--transport must be auto or tcp, got '{Transport}'";
         if (AdvertisedHost is "0.0.0.0" or "::")
             return "--host binds every interface; give --public-host NAME, the address other nodes reach this one by";
         foreach (var seed in Seeds)

@@ -15,7 +15,8 @@ public interface IStepMessage;
 /// link that stands in for a remote one) with <paramref name="Actors"/> worker actors. The coordinator cuts each
 /// batch across participants in proportion to their actors.
 /// </summary>
-public sealed record RegisterWorker(string WorkerId, int Actors = 1) : IStepMessage;
+/// <paramref name="Host"/> names the machine in the run's per-node figures.
+public sealed record RegisterWorker(string WorkerId, int Actors = 1, string? Host = null) : IStepMessage;
 
 /// <summary>
 /// The coordinator's answer: the parameters the worker's replica must compute with. In single-process mode the
@@ -40,7 +41,13 @@ public sealed record ComputeShard(long Step, int ShardIndex, int[] SampleIndices
 /// Sums, not means, so that shard results add up to the global batch's.
 /// </summary>
 public sealed record ShardGradient(
-    long Step, int ShardIndex, string WorkerId, GradientSum Gradient, double LossSum, int SampleCount) : IStepMessage;
+    long Step, int ShardIndex, string WorkerId, GradientSum Gradient, double LossSum, int SampleCount, ShardCost? Cost = null) : IStepMessage;
+
+/// <summary>
+/// What a shard cost the node that answered it: its compute time, and the bytes its transport moved to and from
+/// it since its previous answer (none in one process), for the run's per-node figures.
+/// </summary>
+public sealed record ShardCost(long ComputeMicros, long BytesToNode, long BytesFromNode);
 
 /// <summary>
 /// A worker could not compute a shard: its computation threw (for instance binary cross-entropy on a decoder output

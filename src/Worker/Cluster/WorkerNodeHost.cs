@@ -49,7 +49,7 @@ public static class WorkerNodeHost
         var ended = new TaskCompletionSource<WorkerSessionEnd>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var host = AkkaHost.Build(log, akka => akka
             .WithVaeCluster(settings, ClusterDefaults.WorkerRole, settings.Seeds)
-            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, actors, train, settings.Secret, ended, log), "coordinator-link")));
+            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, actors, train, settings.Secret, settings.SharedMemory, ended, log), "coordinator-link")));
         await host.StartAsync(cancel);
         var system = host.Services.GetRequiredService<ActorSystem>();
         // Downed by the cluster (the coordinator unreachable for too long): the ActorSystem ends; rejoin.

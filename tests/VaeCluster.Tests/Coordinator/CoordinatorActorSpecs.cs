@@ -176,6 +176,31 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
     }
 
     [Fact]
+    public void Should_write_each_nodes_shards_bytes_and_times_into_the_epochs_metrics()
+    {
+        var coordinator = StartCoordinator(workers: 3, TimeSpan.FromSeconds(10), trainCount: 128); // 2 steps
+        var probe = CreateTestProbe();
+        probe.Send(coordinator, new RegisterWorker("pair", 2, "machine-a"));
+        probe.ExpectMsg<WorkerAccepted>();
+        var (single, singleId) = Register(coordinator, "single");
+        for (int step = 0; step < 2; step++)
+        {
+            var mine = probe.ExpectMsg<ComputeShard>();
+            var theirs = single.ExpectMsg<ComputeShard>();
+            probe.Reply(Answer(mine, "pair") with { Cost = new ShardCost(ComputeMicros: 1, BytesToNode: 1000, BytesFromNode: 900) });
+            single.Reply(Answer(theirs, singleId));
+            applied.ExpectMsg<StepApplied>();
+        }
+        Assert.True(applied.ExpectMsg<TrainingFinished>(TimeSpan.FromSeconds(30)).Succeeded);
+
+        var nodes = new MetricsLog(new RunDirectory(runDir).Metrics).Read().Single().Nodes!;
+        var pair = nodes.Single(n => n.Node == "pair");
+        Assert.Equal(("machine-a", 2, 2L, 2000L, 1800L), (pair.Host, pair.Workers, pair.Shards, pair.BytesSent, pair.BytesReceived));
+        Assert.Equal((1, 2L), (nodes.Single(n => n.Node == "single").Workers, nodes.Single(n => n.Node == "single").Shards));
+        Assert.All(nodes, n => Assert.True(n.ComputeMs >= 0 && n.TransferMs >= 0 && n.WaitMs >= 0));
+    }
+
+    [Fact]
     public void Should_never_apply_a_step_twice_when_answers_are_duplicated()
     {
         var coordinator = StartCoordinator(workers: 1, TimeSpan.FromSeconds(10), trainCount: 192);

@@ -41,6 +41,16 @@ public sealed class ClusterRunTests : IDisposable
         var ledger = AssertEveryStepAppliedOnce(run, epochs: 2);
         Assert.Equal(["alpha", "beta"], ledger.SelectMany(e => e.Workers).Distinct().Order());
         Assert.True(File.Exists(Path.Combine(run, "logs", "alpha.clef")) && File.Exists(Path.Combine(run, "logs", "beta.clef")));
+
+        // Each node, each shard: one parameter copy in and one gradient out (2,611,296 bytes each), plus headers.
+        const double payload = 2_611_296;
+        foreach (var epoch in new MetricsLog(Path.Combine(run, "metrics.jsonl")).Read())
+        {
+            Assert.Equal(["alpha", "beta"], epoch.Nodes!.Select(n => n.Node).Order());
+            Assert.All(epoch.Nodes!, n => Assert.InRange(n.BytesSent / (double)n.Shards, payload, 1.1 * payload));
+            Assert.All(epoch.Nodes!, n => Assert.InRange(n.BytesReceived / (double)n.Shards, payload, 1.1 * payload));
+            Assert.All(epoch.Nodes!, n => Assert.Equal(1, n.Workers));
+        }
     }
 
     [Fact]

@@ -31,7 +31,8 @@ public sealed class FaultToleranceTests : IDisposable
         using var nodes = new ClusterNodes(work, Path.Combine(work, "cluster"));
         var coordinator = nodes.StartCoordinator(["--workers", "3", .. common]);
         var doomed = nodes.StartWorker("doomed");
-        var survivor = nodes.StartWorker("survivor", "--workers", "2"); // holds two whole shards at once
+        // Two whole shards at once, their tensors over TCP, beside a node on shared memory.
+        var survivor = nodes.StartWorker("survivor", "--workers", "2", "--transport", "tcp");
         ClusterNodes.Drain(doomed);
         ClusterNodes.Drain(survivor);
         Assert.True(nodes.WaitForSteps(5, Patience), "the cluster never trained");
