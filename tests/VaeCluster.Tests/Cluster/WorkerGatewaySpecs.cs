@@ -118,6 +118,29 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
     }
 
     [Fact]
+    public void A_link_registers_the_nodes_actors_and_sends_a_steps_parameters_once_however_many_of_its_shards_the_node_holds()
+    {
+        var (channel, link) = Admit("pair", actors: 2);
+        using var _ = channel;
+        coordinator.Reply(new WorkerAccepted("pair", new SharedParameters(master.NamedParameters())));
+        coordinator.Send(link, new ComputeShard(0, 0, [1, 2], new float[2 * 20], Whole: true));
+        coordinator.Send(link, new ComputeShard(0, 2, [5], new float[20], Whole: true));
+        var first = channel.Receive();
+        Assert.Equal(TensorLayout.PayloadBytes(TensorLayout.Of(master.NamedParameters())), first.PayloadBytes);
+        channel.SkipPayload(first);
+        var second = channel.Receive();
+        Assert.Equal(0, second.PayloadBytes);
+        Assert.True(Assert.IsType<ShardFrame>(second.Message).Whole);
+
+        // Answers may come in any order; each becomes the ShardGradient of its own shard.
+        channel.Send(new GradientFrame(0, 2, 1, 10, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList());
+        channel.Send(new GradientFrame(0, 0, 2, 20, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList());
+        var answers = new[] { coordinator.ExpectMsg<ShardGradient>(), coordinator.ExpectMsg<ShardGradient>() };
+        Assert.Equal([2, 0], answers.Select(a => a.ShardIndex));
+        foreach (var a in answers) a.Gradient.Dispose();
+    }
+
+    [Fact]
     public void A_link_that_receives_a_gradient_for_another_step_drops_the_worker_without_forwarding_it()
     {
         var (channel, link) = AdmitWithShardOutstanding(step: 5);
@@ -155,10 +178,10 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
     }
 
     /// <summary>Joins like a worker node does and connects the data plane; returns the connection and the new link.</summary>
-    private (FrameChannel Channel, IActorRef Link) Admit(string workerId)
+    private (FrameChannel Channel, IActorRef Link) Admit(string workerId, int actors = 1)
     {
         var node = CreateTestProbe();
-        node.Send(gateway, new JoinTraining(workerId, JoinTraining.CurrentProtocol, TrainSamples, DataSha256));
+        node.Send(gateway, new JoinTraining(workerId, JoinTraining.CurrentProtocol, TrainSamples, DataSha256, actors));
         var offer = node.ExpectMsg<DataPlaneOffer>();
         var channel = FrameChannel.Connect(offer.Host, offer.Port, TimeSpan.FromSeconds(5));
         channel.SetReceiveTimeout(TimeSpan.FromSeconds(10));
@@ -166,7 +189,8 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
         channel.Send(new HelloFrame(workerId, offer.Token, Proof: ClusterSecret.Prove(Secret, challenge.Nonce, workerId, offer.Token)));
         var welcome = Assert.IsType<WelcomeFrame>(channel.Receive().Message);
         Assert.True(TensorLayout.SameAs(TensorLayout.Of(master.NamedParameters()), welcome.Layout));
-        Assert.Equal(workerId, coordinator.ExpectMsg<RegisterWorker>().WorkerId);
+        var register = coordinator.ExpectMsg<RegisterWorker>();
+        Assert.Equal((workerId, actors), (register.WorkerId, register.Actors));
         return (channel, coordinator.LastSender);
     }
 }
