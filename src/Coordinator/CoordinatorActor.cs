@@ -321,6 +321,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         recorder.SaveCheckpoint(state);
         log.Information("Stopped at step {Step} on request; checkpoint written", state.Cursor.GlobalStep);
+        LogNodeFigures();
         stopRequester?.Tell(Akka.Done.Instance);
         Become(Finished);
     }
@@ -391,11 +392,17 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         recorder.ExportModel(state);
         log.Information("Training complete after {Epochs} epochs ({Step} steps); model written to {Model}; parameters sha256 {ParametersSha256}",
             state.Options.Epochs, state.Cursor.GlobalStep, recorder.Directory.Model, ParameterDigest.Sha256(state.Parameters.Select(p => p.Tensor)));
+        LogNodeFigures();
+        Context.System.EventStream.Publish(new TrainingFinished(true, null));
+        Become(Finished);
+    }
+
+    /// <summary>Where each worker node's time and bytes went over the whole run, one line per node.</summary>
+    private void LogNodeFigures()
+    {
         foreach (var n in runNodes.Figures())
             log.Information("Node {Node} on {Host}: {Workers} workers, {Shards} shards, {BytesSent} bytes sent to it and {BytesReceived} received, compute {ComputeMs:F0} ms, transfer {TransferMs:F0} ms, wait {WaitMs:F0} ms",
                 n.Node, n.Host, n.Workers, n.Shards, n.BytesSent, n.BytesReceived, n.ComputeMs, n.TransferMs, n.WaitMs);
-        Context.System.EventStream.Publish(new TrainingFinished(true, null));
-        Become(Finished);
     }
 
     private void Finished()
