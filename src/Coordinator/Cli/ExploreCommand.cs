@@ -39,8 +39,9 @@ public static class ExploreCommand
             int a = CheckDigit("--from", result.GetValue(from)), b = CheckDigit("--to", result.GetValue(to));
             int count = result.GetValue(steps) ?? 10;
             if (count > 50) throw new UserError("--steps must be at most 50");
-            var dir = ExistingRun(result.GetValue(run)!);
-            var output = result.GetValue(out_) ?? Path.Combine(dir.Root, "explore", $"interpolate-{a}-{b}.png");
+            if (a == b) throw new UserError($"--from and --to are both {a}: the strip would show one digit {count} times; give two different digits");
+            var dir = RunArgument.Existing(result.GetValue(run));
+            var output = Output(result.GetValue(out_), dir, $"interpolate-{a}-{b}.png");
             using var trained = TrainedModel.Load(dir, message => new UserError(message));
             var model = trained.Model;
             using var test = TestSet(result.GetValue(data));
@@ -62,8 +63,8 @@ public static class ExploreCommand
         { run, out_, data };
         command.SetAction((result, _) => UserError.Report(() =>
         {
-            var dir = ExistingRun(result.GetValue(run)!);
-            var output = result.GetValue(out_) ?? Path.Combine(dir.Root, "explore", "latent.png");
+            var dir = RunArgument.Existing(result.GetValue(run));
+            var output = Output(result.GetValue(out_), dir, "latent.png");
             using var trained = TrainedModel.Load(dir, message => new UserError(message));
             var model = trained.Model;
             using var test = TestSet(result.GetValue(data));
@@ -82,8 +83,8 @@ public static class ExploreCommand
         var command = new Command("curves", "Chart the run's train and test loss per epoch (from RUN_DIR/metrics.jsonl).") { run, out_ };
         command.SetAction((result, _) => UserError.Report(() =>
         {
-            var dir = ExistingRun(result.GetValue(run)!);
-            var output = result.GetValue(out_) ?? Path.Combine(dir.Root, "explore", "curves.png");
+            var dir = RunArgument.Existing(result.GetValue(run));
+            var output = Output(result.GetValue(out_), dir, "curves.png");
             var epochs = LossCurves.Read(dir.Metrics);
             LossCurves.Draw(epochs, output);
             Console.WriteLine($"wrote the loss curves of {epochs.Count} epochs to {output}");
@@ -102,9 +103,13 @@ public static class ExploreCommand
     private static int CheckDigit(string name, int? value) =>
         value is >= 0 and <= 9 ? value.Value : throw new UserError($"{name} must be a digit from 0 to 9, got {value}");
 
-    private static RunDirectory ExistingRun(string root) => Directory.Exists(root)
-        ? new RunDirectory(root)
-        : throw new UserError($"{root}: run directory not found; train first (./vae train) or pass --run RUN_DIR");
+    /// <summary>Where the picture goes (--out, or RUN_DIR/explore/NAME), checked before anything is computed.</summary>
+    private static string Output(string? given, RunDirectory run, string name)
+    {
+        if (given is not null && string.IsNullOrWhiteSpace(given)) throw new UserError("--out needs a file name");
+        var path = given ?? Path.Combine(run.Root, "explore", name);
+        return WritablePath.ForFile(path) is { } problem ? throw new UserError($"--out {path}: {problem}") : path;
+    }
 
     /// <summary>MNIST with a one-image training split: only the test images and their labels are wanted here.</summary>
     private static MnistDataset TestSet(string? dataDir) => MnistDataset.Load(dataDir ?? new TrainingOptions().DataDir, trainLimit: 1);

@@ -22,7 +22,7 @@ public static class GenerateCommand
         var command = new Command("generate", "Draw new digits from a trained model into a PNG grid (and IDX files).") { Run, Count, Digit, Out, Idx, Seed };
         command.SetAction((result, _) => UserError.Report(() =>
         {
-            var run = new RunDirectory(result.GetValue(Run)!);
+            var run = RunArgument.Existing(result.GetValue(Run));
             var output = result.GetValue(Out) ?? Path.Combine(run.Root, "generated.png");
             var idx = result.GetValue(Idx);
             var digits = result.GetValue(Digit) is string text ? DigitList.Parse(text) : null;
@@ -63,10 +63,12 @@ public static class GenerateCommand
 
     private static void RequireFolder(string flag, string path)
     {
+        if (string.IsNullOrWhiteSpace(path)) throw new UserError($"{flag} needs a file name");
         var full = Path.GetFullPath(path);
         if (Directory.Exists(full) || path.EndsWith('/'))
             throw new UserError($"{flag} {path}: names a folder; give a file name{(flag == "--idx" ? " prefix" : "")}");
         var folder = Path.GetDirectoryName(full)!;
         if (!Directory.Exists(folder)) throw new UserError($"{flag} {path}: folder {folder} does not exist");
+        if (WritablePath.ForFolder(folder) is { } problem) throw new UserError($"{flag} {path}: {problem}");
     }
 }

@@ -22,8 +22,7 @@ public static class LogsCommand
         command.SetAction((result, cancel) => UserError.Report(async () =>
         {
             var filter = new LogFilter(ParseLevel(result.GetValue(Level)), result.GetValue(Node), result.GetValue(Event));
-            var run = new RunDirectory(result.GetValue(RunDir)!);
-            if (!Directory.Exists(run.Root)) throw new UserError($"{run.Root}: run directory not found");
+            var run = RunArgument.Existing(result.GetValue(RunDir), "RUN_DIR");
             var logs = new RunLogs(run.Logs);
             bool colour = !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("NO_COLOR") is null;
             void Print(ClefEvent e)

@@ -5,7 +5,7 @@ namespace VaeCluster.Coordinator.Cli;
 
 /// <summary>
 /// Numeric flags that parse and range-check their value themselves, so a bad value gets one plain sentence
-/// ("--epochs expects a whole number, got 'ten'") followed by the CLI's usual usage text.
+/// ("--epochs expects a whole number, got 'ten'"), which the CLI prints as its one line (ParseErrors).
 /// </summary>
 public static class NumberOption
 {
@@ -17,10 +17,10 @@ public static class NumberOption
     public static Option<long?> Long(string name, string description) =>
         Create<long>(name, description, long.MinValue, (string s, out long v) => long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out v), "a whole number");
 
-    public static Option<double?> Positive(string name, string description) =>
-        Create<double>(name, description, double.Epsilon, (string s, out double v) => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out v) && double.IsFinite(v), "a number");
+    public static Option<double?> Positive(string name, string description, double maximum = double.MaxValue) =>
+        Create<double>(name, description, double.Epsilon, (string s, out double v) => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out v) && double.IsFinite(v), "a number", maximum);
 
-    private static Option<T?> Create<T>(string name, string description, T minimum, TryParse<T> parse, string kind)
+    private static Option<T?> Create<T>(string name, string description, T minimum, TryParse<T> parse, string kind, T? maximum = null)
         where T : struct, IComparable<T> => new(name)
     {
         Description = description,
@@ -35,6 +35,11 @@ public static class NumberOption
             if (value.CompareTo(minimum) < 0)
             {
                 result.AddError(Equals(minimum, double.Epsilon) ? $"{name} must be greater than 0." : $"{name} must be at least {minimum}.");
+                return null;
+            }
+            if (maximum is { } most && value.CompareTo(most) > 0)
+            {
+                result.AddError(string.Create(CultureInfo.InvariantCulture, $"{name} must be at most {most}."));
                 return null;
             }
             return value;

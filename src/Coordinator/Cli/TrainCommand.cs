@@ -1,5 +1,6 @@
 using System.CommandLine;
 using VaeCluster.Cluster;
+using VaeCluster.Coordinator.Web;
 using VaeCluster.Model;
 using VaeCluster.Training;
 
@@ -25,7 +26,8 @@ public static class TrainCommand
     private static readonly Option<string?> Resume = new("--resume") { Description = "Continue the run in this directory from its newest good checkpoint." };
     private static readonly Option<int?> CheckpointEvery = NumberOption.Whole("--checkpoint-every", $"Checkpoint every N steps, besides each epoch end (default {Defaults.CheckpointEvery}).", 1);
     private static readonly Option<int?> KeepCheckpoints = NumberOption.Whole("--keep-checkpoints", $"Checkpoints to keep (default {Defaults.KeepCheckpoints}).", 1);
-    private static readonly Option<double?> StepTimeout = NumberOption.Positive("--step-timeout", $"Seconds a worker has to answer its shard before the shard goes to another (default {Defaults.StepTimeout.TotalSeconds}).");
+    private static readonly Option<double?> StepTimeout = NumberOption.Positive("--step-timeout", $"Seconds a worker has to answer its shard before the shard goes to another (default {Defaults.StepTimeout.TotalSeconds}, at most {TrainingOptions.MaxStepTimeout.TotalSeconds}).",
+        maximum: TrainingOptions.MaxStepTimeout.TotalSeconds);
     private static readonly Option<int?> TrainLimit = NumberOption.Whole("--train-limit", "Train on the first N training images only (quick runs).", 1);
     private static readonly Option<ModelKind?> Model = new("--model")
     {
@@ -39,6 +41,11 @@ public static class TrainCommand
         },
     };
     private static readonly Option<int?> LogEvery = NumberOption.Whole("--log-every", $"Log progress every N steps (default {Defaults.LogEvery}).", 1);
+
+    private static readonly Option<string?> Http = new("--http")
+    {
+        Description = $"Serve the live dashboard, /metrics, /healthz and /readyz at HOST:PORT (default {DashboardAddress.Default}, or the next free port; off: no web server).",
+    };
 
     private static readonly Option<bool> Cluster = new("--cluster")
     {
@@ -77,7 +84,7 @@ public static class TrainCommand
         foreach (var option in new Option[]
                  {
                      Epochs, Workers, MinWorkers, Deterministic, BatchSize, Seed, LearningRate, Data, Run, Resume, CheckpointEvery, KeepCheckpoints,
-                     StepTimeout, TrainLimit, LogEvery, Model,
+                     StepTimeout, TrainLimit, LogEvery, Model, Http,
                  })
             command.Options.Add(option);
         command.SetAction((result, cancel) => UserError.Report(() =>
@@ -85,6 +92,7 @@ public static class TrainCommand
             var resume = result.GetValue(Resume);
             if (resume is not null && result.GetValue(Run) is not null)
                 throw new UserError("--resume and --run both name a run directory; give only --resume RUN_DIR");
+            if (!DashboardAddress.TryParse(result.GetValue(Http), out var http, out var httpProblem)) throw new UserError(httpProblem!);
             var runMode = mode(result);
             int? configuredWorkers = runMode == RunMode.CoordinatorNode ? ClusterFlags.Workers(result) : null;
             var request = new TrainRequest(
@@ -92,6 +100,7 @@ public static class TrainCommand
                 RunDir: resume ?? result.GetValue(Run),
                 Resume: resume is not null,
                 Mode: runMode,
+                Http: http,
                 Cluster: runMode switch
                 {
                     RunMode.LocalCluster => LocalCluster with { Secret = ClusterSecret.NewSecret() },
@@ -127,7 +136,7 @@ public static class TrainCommand
 /// coordinator and workers are laid out.</summary>
 public sealed record TrainRequest(
     Func<TrainingOptions, TrainingOptions> Overrides, string? RunDir, bool Resume,
-    RunMode Mode = RunMode.SingleProcess, ClusterSettings? Cluster = null);
+    RunMode Mode = RunMode.SingleProcess, ClusterSettings? Cluster = null, DashboardAddress? Http = null);
 
 public enum RunMode
 {

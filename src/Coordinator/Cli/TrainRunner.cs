@@ -1,6 +1,11 @@
+using System.Text.Json;
+using Serilog;
 using VaeCluster.Checkpoints;
 using VaeCluster.Coordinator.Cluster;
 using VaeCluster.Coordinator.Hosting;
+using VaeCluster.Coordinator.Monitoring;
+using VaeCluster.Coordinator.Web;
+using VaeCluster.DataPlane;
 using VaeCluster.Hosting;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
@@ -12,73 +17,145 @@ using VaeCluster.Training;
 namespace VaeCluster.Coordinator.Cli;
 
 /// <summary>
-/// Turns a train request into a run: settle the options, load the data (before anything is written, so bad input
-/// leaves no half-made run behind), prepare the run directory and logs, then hand over to the actors.
+/// Turns a train request into a run. Everything that can be refused is checked before anything is written (options,
+/// the run directory, the data, the node's ports), so bad input costs one line and leaves no half-made run behind;
+/// then the run directory and logs are prepared and the actors take over.
 /// </summary>
 public static class TrainRunner
 {
+    /// <summary>What a run starts from: its options, the checkpoint to continue (null: step 0), and what was passed by.</summary>
+    private sealed record Start(TrainingOptions Options, Checkpoint? Checkpoint, RunDirectory Run, IReadOnlyList<string> SkippedCheckpoints);
+
     public static async Task<int> RunAsync(TrainRequest request, CancellationToken cancel)
     {
-        var (options, checkpoint, run) = request.Resume ? ForResume(request) : ForNewRun(request);
+        var start = request.Resume ? ForResume(request) : ForNewRun(request);
+        var (options, checkpoint, run, _) = start;
+        bool finished = checkpoint is not null && checkpoint.Cursor.Epoch > options.Epochs;
+        // Bound before anything is written; let go just before the host binds them for good.
+        using var ports = request.Cluster is { } cluster && !finished ? NodePorts.Hold(cluster, dataPlane: true) : null;
         using var data = MnistDataset.Load(options.DataDir, options.TrainLimit);
-
-        run.Create();
-        run.MarkLatest();
-        AtomicFile.WriteAllText(run.Config, options.ToJson() + "\n");
-        using var log = LoggingSetup.Create("coordinator", Path.Combine(run.Logs, "coordinator.clef"));
+        await using var watch = await StartWatch(request.Http, run, options); // listening before anything is written
+        using var log = Prepare(start, request.Resume, watch);
         using var state = checkpoint is null
             ? TrainingState.Fresh(options, data.Train.Count)
             : TrainingState.Resume(checkpoint, options, data.Train.Count);
-        if (checkpoint is not null)
-        {
-            new MetricsLog(run.Metrics).TruncateFrom(state.Cursor.Epoch);
-            StepLedger.TruncateFrom(run.Ledger, state.Cursor.GlobalStep);
-            log.Information("Resuming {Run} at epoch {Epoch}, step {Step}", run.Root, state.Cursor.Epoch, state.Cursor.GlobalStep);
-        }
+        checkpoint?.DisposeTensors();
+        if (request.Resume) SetAsideWhatWillBeRedone(run, state, log);
         log.Information("Training {Epochs} epochs on {Samples} images, batch {BatchSize}, {Workers} workers; run directory {Run}",
             options.Epochs, data.Train.Count, options.BatchSize, options.Workers, run.Root);
-        if (state.Finished)
-        {
-            log.Information("This run already finished its {Epochs} epochs; pass a larger --epochs to continue it", options.Epochs);
-            return 0;
-        }
+        if (finished) return Finished(run, state, log);
 
         using var recorder = new RunRecorder(run, data.Test, options.KeepCheckpoints, log);
+        var plan = watch.Plan(new WatchFacts(new ProgressPlan(options.Epochs, state.StepsPerEpoch), options.LogEvery,
+            PayloadBytes: request.Mode == RunMode.SingleProcess ? 0 : TensorLayout.PayloadBytes(TensorLayout.Of(state.Parameters)),
+            InProcessWorkers: request.Mode == RunMode.SingleProcess));
         using var stop = new StopSignals(cancel);
+        ports?.Dispose();
         try
         {
             var outcome = request.Mode == RunMode.SingleProcess
-                ? await SingleProcessHost.RunAsync(state, recorder, data, log, stop.Token)
+                ? await SingleProcessHost.RunAsync(state, recorder, data, plan, log, stop.Token)
                 : await ClusterCoordinatorHost.RunAsync(state, recorder, data.Train, request.Cluster!,
-                    localWorkers: request.Mode == RunMode.LocalCluster ? options.Workers : 0, log, stop.Token);
+                    localWorkers: request.Mode == RunMode.LocalCluster ? options.Workers : 0, plan, log, stop.Token);
             log.Information("Coordinator peak memory {PeakMemoryMb} MB", ProcessMemory.PeakMegabytes());
             return outcome.Succeeded ? 0 : 1;
         }
         catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
         {
-            log.Warning("Interrupted. Continue with: ./vae train --resume {Run}", run.Root);
+            log.Warning("Interrupted. Continue with: {ResumeCommand:l} --resume {Run}", ResumeCommand(request.Mode), run.Root);
             return 130;
         }
     }
 
-    private static (TrainingOptions, Checkpoint?, RunDirectory) ForNewRun(TrainRequest request)
+    private static string ResumeCommand(RunMode mode) => mode switch
+    {
+        RunMode.SingleProcess => "./vae train",
+        RunMode.LocalCluster => "./vae train --cluster",
+        _ => "./vae coordinator",
+    };
+
+    private static async Task<RunWatch> StartWatch(DashboardAddress? http, RunDirectory run, TrainingOptions options)
+    {
+        try { return await RunWatch.StartAsync(http, run, options.Epochs); }
+        catch (DashboardError e) { throw new UserError(e.Message); }
+    }
+
+    /// <summary>The first writes of a run: its directory, the latest link, config.json and the coordinator's log.</summary>
+    private static Serilog.Core.Logger Prepare(Start start, bool resume, RunWatch watch)
+    {
+        var run = start.Run;
+        try
+        {
+            run.Create();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserError($"{run.Root}: cannot make the run directory: {e.Message}");
+        }
+        bool marked = run.MarkLatest();
+        AtomicFile.WriteAllText(run.Config, start.Options.ToJson() + "\n");
+        var log = LoggingSetup.Create("coordinator", Path.Combine(run.Logs, "coordinator.clef"), tap: watch.Tap);
+        if (watch.Url is { } url) log.Information("Dashboard at {Url:l}", url);
+        if (!marked) log.Warning("Could not point {Latest} at this run; it is left as it was", Path.Combine(Path.GetDirectoryName(Path.GetFullPath(run.Root).TrimEnd('/'))!, "latest"));
+        foreach (var skipped in start.SkippedCheckpoints) log.Warning("Skipped a checkpoint that cannot be resumed from: {Problem}", skipped);
+        if (resume && start.Checkpoint is null)
+            log.Warning("No usable checkpoint in {Checkpoints}: {Run} starts again from step 0", run.Checkpoints, run.Root);
+        return log;
+    }
+
+    /// <summary>
+    /// A resumed run redoes the steps after its checkpoint: their metrics lines go, and their ledger lines move to
+    /// the redone ledger, so that the ledger holds every applied step exactly once.
+    /// </summary>
+    private static void SetAsideWhatWillBeRedone(RunDirectory run, TrainingState state, ILogger log)
+    {
+        new MetricsLog(run.Metrics).TruncateFrom(state.Cursor.Epoch);
+        int redone = StepLedger.SetAsideFrom(run.Ledger, run.RedoneLedger, state.Cursor.GlobalStep);
+        log.Information("Resuming {Run} at epoch {Epoch}, step {Step}", run.Root, state.Cursor.Epoch, state.Cursor.GlobalStep);
+        if (redone > 0)
+            log.Information("{Redone} steps applied after step {Step} before the stop will be redone; their ledger lines moved to {RedoneLedger}",
+                redone, state.Cursor.GlobalStep, run.RedoneLedger);
+    }
+
+    /// <summary>A run past its last epoch: it only lacks its export if it stopped between the last checkpoint and the export.</summary>
+    private static int Finished(RunDirectory run, TrainingState state, ILogger log)
+    {
+        if (File.Exists(run.Model))
+        {
+            log.Information("This run already finished its {Epochs} epochs; pass a larger --epochs to continue it", state.Options.Epochs);
+            return 0;
+        }
+        ModelExport.Write(run.Model, state.Model, state.Options, state.Cursor);
+        log.Information("Training complete after {Epochs} epochs ({Step} steps); model written to {Model}; parameters sha256 {ParametersSha256}",
+            state.Options.Epochs, state.Cursor.GlobalStep, run.Model, ParameterDigest.Sha256(state.Parameters.Select(p => p.Tensor)));
+        return 0;
+    }
+
+    private static Start ForNewRun(TrainRequest request)
     {
         var options = request.Overrides(new TrainingOptions());
         if (options.Validate() is string problem) throw new UserError(problem);
         var run = new RunDirectory(request.RunDir ?? RunDirectory.DefaultFor(DateTime.Now));
-        if (Directory.Exists(run.Checkpoints) && Directory.EnumerateFileSystemEntries(run.Checkpoints).Any())
-            throw new UserError($"{run.Root} already holds a run; continue it with --resume {run.Root} or choose another --run");
-        return (options, null, run);
+        if (run.WriteProblem("--run") is string unusable) throw new UserError(unusable);
+        // A new run here would add a second history to the old run's ledger and checkpoints.
+        if (run.HoldsTraining)
+            throw new UserError($"{run.Root} already holds a run; continue it with --resume {run.Root}, or choose another --run");
+        return new Start(options, null, run, []);
     }
 
-    private static (TrainingOptions, Checkpoint?, RunDirectory) ForResume(TrainRequest request)
+    private static Start ForResume(TrainRequest request)
     {
         var run = new RunDirectory(request.RunDir!);
-        if (!Directory.Exists(run.Root)) throw new UserError($"{run.Root}: run directory not found");
-        var checkpoint = new CheckpointStore(run.Checkpoints, keep: int.MaxValue)
-                .LoadNewestGood(skipped => Console.Error.WriteLine($"warning: skipping checkpoint {skipped}"))
-            ?? throw new UserError($"{run.Checkpoints}: no usable checkpoint to resume from");
-        var saved = TrainingOptions.FromJson(checkpoint.ConfigJson);
+        if (string.IsNullOrWhiteSpace(run.Root)) throw new UserError("--resume needs the run directory to continue");
+        if (!Directory.Exists(run.Root))
+            throw new UserError(File.Exists(run.Root) ? $"--resume {run.Root}: is a file, not a run directory" : $"{run.Root}: run directory not found");
+        if (run.WriteProblem("--resume") is string unusable) throw new UserError(unusable);
+        var skipped = new List<string>();
+        var checkpoint = new CheckpointStore(run.Checkpoints, keep: int.MaxValue).LoadNewestGood(skipped.Add);
+        // Killed before its first checkpoint (or with none usable): the run starts again from step 0, as it was configured.
+        var saved = checkpoint is not null ? TrainingOptions.FromJson(checkpoint.ConfigJson)
+            : File.Exists(run.Config) ? SavedConfig(run)
+            : throw new UserError($"{run.Root}: nothing to resume (no usable checkpoint, no config.json); start a new run with --run {run.Root}");
         var options = request.Overrides(saved);
         // These define the maths of the run; changing them mid-way would make it a different run.
         if (options.Seed != saved.Seed || options.BatchSize != saved.BatchSize || options.LearningRate != saved.LearningRate
@@ -88,6 +165,18 @@ public static class TrainRunner
         if (options.Model != saved.Model)
             throw new UserError($"--model cannot change when resuming: {run.Root} trains the {ModelKindName.Of(saved.Model)} model; start a new run instead");
         if (options.Validate() is string problem) throw new UserError(problem);
-        return (options, checkpoint, run);
+        return new Start(options, checkpoint, run, skipped);
+    }
+
+    private static TrainingOptions SavedConfig(RunDirectory run)
+    {
+        try
+        {
+            return TrainingOptions.FromJson(File.ReadAllText(run.Config));
+        }
+        catch (Exception e) when (e is JsonException or FormatException)
+        {
+            throw new UserError($"{run.Config}: not a run configuration ({e.Message}); start a new run instead");
+        }
     }
 }

@@ -5,12 +5,14 @@ using Microsoft.Extensions.DependencyInjection;
 using ILogger = Serilog.ILogger;
 using VaeCluster.Cluster;
 using VaeCluster.Coordinator.Hosting;
+using VaeCluster.Coordinator.Logs;
 using VaeCluster.Coordinator.Monitoring;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
 using VaeCluster.Data;
 using VaeCluster.DataPlane;
 using VaeCluster.Hosting;
+using VaeCluster.Logging;
 using VaeCluster.Protocol;
 
 namespace VaeCluster.Coordinator.Cluster;
@@ -29,7 +31,7 @@ public static class ClusterCoordinatorHost
     private static readonly TimeSpan StepBoundaryDeadline = TimeSpan.FromSeconds(10);
 
     public static async Task<TrainingFinished> RunAsync(TrainingState state, RunRecorder recorder, MnistSplit train,
-        ClusterSettings settings, int localWorkers, ILogger log, CancellationToken cancel)
+        ClusterSettings settings, int localWorkers, WatchPlan watch, ILogger log, CancellationToken cancel)
     {
         var outcome = new TaskCompletionSource<TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
         var layout = TensorLayout.Of(state.Parameters);
@@ -48,7 +50,8 @@ public static class ClusterCoordinatorHost
         string seed = $"{settings.AdvertisedHost}:{cluster.SelfAddress.Port}";
 
         system.ActorOf(TrainingOutcomeListener.Props(outcome), "outcome");
-        TrainingMonitors.Start(system, new ProgressPlan(state.Options.Epochs, state.StepsPerEpoch));
+        system.ActorOf(NodeLogWriter.Props(recorder.Directory.Logs, log), ForwardedLogs.WriterName); // worker nodes' logs
+        TrainingMonitors.Start(system, watch);
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
             settings.AdvertisedHost, dataPlane.Port, state.Options.Shape, train.Count, train.Sha256,

@@ -23,7 +23,7 @@ public static class SingleProcessHost
     public const string LocalNode = "local";
 
     public static async Task<TrainingFinished> RunAsync(
-        TrainingState state, RunRecorder recorder, MnistDataset data, ILogger log, CancellationToken cancel)
+        TrainingState state, RunRecorder recorder, MnistDataset data, WatchPlan watch, ILogger log, CancellationToken cancel)
     {
         TorchSharp.torch.set_num_threads(1);
         var outcome = new TaskCompletionSource<TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -32,7 +32,7 @@ public static class SingleProcessHost
         using var host = AkkaHost.Build(log, akka => akka.WithActors((system, registry) =>
         {
             system.ActorOf(TrainingOutcomeListener.Props(outcome), "outcome");
-            TrainingMonitors.Start(system, new ProgressPlan(state.Options.Epochs, state.StepsPerEpoch));
+            TrainingMonitors.Start(system, watch);
             var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
             registry.Register<CoordinatorActor>(coordinator);
             system.ActorOf(WorkerPool.Props(LocalNode, state.Options.Workers, coordinator, shape, data.Train), "workers");

@@ -41,7 +41,9 @@ public sealed class RunRecorder(RunDirectory run, MnistSplit test, int keepCheck
         finally { foreach (var t in testNoise) t.Dispose(); }
         var record = new EpochMetrics(
             state.Cursor.Epoch, state.Cursor.GlobalStep,
-            TrainLoss: Math.Round(tally.LossSum / Math.Max(1, tally.Samples), 4),
+            // The whole epoch's loss, kept in the state (and its checkpoints) so a resume mid-epoch does not lose its first part;
+            // the speed is this process's own.
+            TrainLoss: Math.Round(state.EpochLoss.PerSample, 4),
             TestLoss: Math.Round(testLoss, 4),
             SamplesPerSecond: Math.Round(tally.Samples / Math.Max(1e-9, tally.Seconds), 1),
             TrainSeconds: Math.Round(tally.Seconds, 3),
@@ -60,20 +62,15 @@ public sealed class RunRecorder(RunDirectory run, MnistSplit test, int keepCheck
     public void Dispose() => ledger.Dispose();
 }
 
-/// <summary>Running totals of the epoch being trained.</summary>
+/// <summary>How fast this process trains the current epoch: samples trained here and the time spent on them.</summary>
 public sealed class EpochTally
 {
     private readonly System.Diagnostics.Stopwatch clock = new();
-    public double LossSum { get; private set; }
     public long Samples { get; private set; }
     public double Seconds => clock.Elapsed.TotalSeconds;
 
     public void Resume() => clock.Start();
     public void Pause() => clock.Stop();
 
-    public void Add(double lossSum, int samples)
-    {
-        LossSum += lossSum;
-        Samples += samples;
-    }
+    public void Add(int samples) => Samples += samples;
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
 namespace VaeCluster.Coordinator.Run;
@@ -19,11 +20,15 @@ public sealed record LedgerEntry(
 
 /// <summary>
 /// The record of every update the coordinator applied, one JSON line per step, written as it is applied, so that
-/// "each minibatch applied exactly once" can be checked after the fact. A resumed run first drops the entries
-/// past its checkpoint, which it is about to redo.
+/// "each minibatch applied exactly once" can be checked after the fact. A resumed run first sets aside the entries
+/// past its checkpoint, which it is about to redo: they move to the redone ledger, so the ledger itself always
+/// equals the history the parameters went through.
 /// </summary>
 public sealed class StepLedger(string path) : IDisposable
 {
+    /// <summary>The field added to a line set aside: the step the resume went back to.</summary>
+    public const string ResumedFromField = "resumed_from_step";
+
     private StreamWriter? writer;
 
     public void Append(LedgerEntry entry)
@@ -35,9 +40,25 @@ public sealed class StepLedger(string path) : IDisposable
     public static IReadOnlyList<LedgerEntry> Read(string path) =>
         JsonLines.Read(path).Select(o => o.Deserialize<LedgerEntry>()!).ToList();
 
-    /// <summary>Keeps only the steps before <paramref name="globalStep"/>.</summary>
-    public static void TruncateFrom(string path, long globalStep) =>
-        JsonLines.Keep(path, o => o.Deserialize<LedgerEntry>()!.GlobalStep < globalStep);
+    /// <summary>
+    /// Moves the steps from <paramref name="globalStep"/> on out of the ledger into <paramref name="redonePath"/>,
+    /// each marked with the step the run resumed from. They are appended there first and only then dropped from the
+    /// ledger: a kill in between leaves them in both places, never in neither (a later resume moves them again).
+    /// </summary>
+    /// <returns>How many steps were set aside.</returns>
+    public static int SetAsideFrom(string path, string redonePath, long globalStep)
+    {
+        var redone = JsonLines.Read(path).Where(o => StepOf(o) >= globalStep).ToList();
+        foreach (var line in redone)
+        {
+            line[ResumedFromField] = globalStep;
+            JsonLines.Append(redonePath, line.ToJsonString());
+        }
+        JsonLines.Keep(path, o => StepOf(o) < globalStep);
+        return redone.Count;
+    }
+
+    private static long StepOf(JsonObject line) => line.Deserialize<LedgerEntry>()!.GlobalStep;
 
     public void Dispose() => writer?.Dispose();
 }

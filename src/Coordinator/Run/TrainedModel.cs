@@ -31,13 +31,8 @@ public sealed record TrainedModel(IVae Model, TrainingOptions Options, int Epoch
         }
         finally
         {
-            DisposeTensors(checkpoint);
+            checkpoint.DisposeTensors();
         }
-    }
-
-    private static void DisposeTensors(Checkpoint checkpoint)
-    {
-        foreach (var (_, t) in checkpoint.Parameters.Concat(checkpoint.Optimizer.ExpAvg).Concat(checkpoint.Optimizer.ExpAvgSq)) t.Dispose();
     }
 
     public void Dispose() => Model.Dispose();

@@ -21,6 +21,9 @@ public sealed class TrainingState : IDisposable
     public IReadOnlyList<(string Name, Tensor Tensor)> Parameters { get; }
     public TrainingCursor Cursor { get; private set; }
 
+    /// <summary>The loss of the steps applied so far in the cursor's epoch: the epoch's train_loss, across resumes.</summary>
+    public EpochLoss EpochLoss { get; private set; } = EpochLoss.None;
+
     /// <summary>The run's random stream after the initial weights: data order, noise, test-set noise.</summary>
     public RunRandomness Randomness { get; }
 
@@ -74,7 +77,11 @@ public sealed class TrainingState : IDisposable
         {
             var (gradient, gradientFinite) = GradientCombiner.SumInShardOrder(shardsInOrder);
             finite = gradientFinite && shardsInOrder.All(s => double.IsFinite(s.LossSum));
-            if (finite) Optimizer.Apply(gradient);
+            if (finite)
+            {
+                Optimizer.Apply(gradient);
+                EpochLoss = EpochLoss.Add(shardsInOrder.Sum(s => s.LossSum), shardsInOrder.Sum(s => s.SampleCount));
+            }
         }
         finally
         {
@@ -93,12 +100,13 @@ public sealed class TrainingState : IDisposable
     public void StartNextEpoch()
     {
         Cursor = new TrainingCursor(Cursor.Epoch + 1, 0, Cursor.GlobalStep);
+        EpochLoss = EpochLoss.None;
         permutation = Randomness.DrawPermutation(trainCount);
     }
 
     public Checkpoint Capture() => new(
         Cursor, Options.Seed, Randomness.Capture(), Options.ToJson(), Parameters,
-        new AdamState(Optimizer.Step, Named(Optimizer.ExpAvg), Named(Optimizer.ExpAvgSq)));
+        new AdamState(Optimizer.Step, Named(Optimizer.ExpAvg), Named(Optimizer.ExpAvgSq)), EpochLoss);
 
     private void Restore(Checkpoint checkpoint)
     {
@@ -108,6 +116,7 @@ public sealed class TrainingState : IDisposable
         Optimizer.Restore(checkpoint.Optimizer.Step,
             Parameters.Select(p => expAvg[p.Name]).ToList(), Parameters.Select(p => expAvgSq[p.Name]).ToList());
         Cursor = checkpoint.Cursor;
+        EpochLoss = checkpoint.EpochLoss ?? EpochLoss.None;
         permutation = Randomness.Restore(checkpoint.Random, trainCount);
     }
 

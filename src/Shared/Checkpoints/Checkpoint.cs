@@ -23,13 +23,36 @@ public sealed record AdamState(
 /// <param name="Random">The run's random stream at this step, so a resumed run draws what it would have drawn.</param>
 /// <param name="ConfigJson">The run's configuration, kept verbatim so a resume can check it is the same run.</param>
 /// <param name="Parameters">Model parameters in state_dict order, with PyTorch's names.</param>
+/// <param name="EpochLoss">The loss summed so far in the cursor's epoch; null in checkpoints written before it was kept.</param>
 public sealed record Checkpoint(
     TrainingCursor Cursor,
     long DataOrderSeed,
     RandomStreamState Random,
     string ConfigJson,
     IReadOnlyList<(string Name, Tensor Tensor)> Parameters,
-    AdamState Optimizer);
+    AdamState Optimizer,
+    EpochLoss? EpochLoss = null)
+{
+    /// <summary>Releases the tensors, for whoever loaded the checkpoint and has restored from it (or passed it by).</summary>
+    public void DisposeTensors()
+    {
+        foreach (var (_, t) in Parameters.Concat(Optimizer.ExpAvg).Concat(Optimizer.ExpAvgSq)) t.Dispose();
+    }
+}
+
+/// <summary>
+/// The training loss of the steps applied so far in an epoch (skipped steps excluded), so that an epoch's
+/// train_loss covers the whole epoch even when the run was resumed in the middle of it.
+/// </summary>
+public sealed record EpochLoss(double LossSum, long Samples)
+{
+    public static readonly EpochLoss None = new(0, 0);
+
+    public EpochLoss Add(double lossSum, long samples) => new(LossSum + lossSum, Samples + samples);
+
+    /// <summary>Nats per image.</summary>
+    public double PerSample => LossSum / Math.Max(1, Samples);
+}
 
 /// <summary>
 /// libtorch CPU generator states (its own byte layout): <paramref name="Current"/> where the run's stream stands,

@@ -30,6 +30,8 @@ public static class CheckpointFormat
         public const string Config = "config";
         public const string RandomBeforePermutation = "rng_before_permutation";
         public const string RandomCurrent = "rng_current";
+        public const string EpochLossSum = "epoch_loss_sum";
+        public const string EpochSamples = "epoch_samples";
         public const string Sha256 = "sha256";
     }
 
@@ -54,6 +56,11 @@ public static class CheckpointFormat
             [Keys.RandomBeforePermutation] = Convert.ToBase64String(checkpoint.Random.BeforePermutation),
             [Keys.RandomCurrent] = Convert.ToBase64String(checkpoint.Random.Current),
         };
+        if (checkpoint.EpochLoss is { } epochLoss)
+        {
+            metadata[Keys.EpochLossSum] = epochLoss.LossSum.ToString("R", CultureInfo.InvariantCulture);
+            metadata[Keys.EpochSamples] = Number(epochLoss.Samples);
+        }
         metadata[Keys.Sha256] = Checksum(tensors, metadata);
         SafeTensorsFile.Write(path, tensors, metadata);
     }
@@ -102,9 +109,18 @@ public static class CheckpointFormat
                 : throw new CheckpointError(path, $"metadata '{key}' is not a base64 generator state");
         }
         var random = new RandomStreamState(Base64(Keys.RandomBeforePermutation), Base64(Keys.RandomCurrent));
+        // Optional: checkpoints written before the epoch's loss was kept resume with the epoch's loss counted afresh.
+        EpochLoss? epochLoss = null;
+        if (meta.ContainsKey(Keys.EpochLossSum) || meta.ContainsKey(Keys.EpochSamples))
+        {
+            var sumText = Required(Keys.EpochLossSum);
+            if (!double.TryParse(sumText, NumberStyles.Float, CultureInfo.InvariantCulture, out var sum) || !double.IsFinite(sum))
+                throw new CheckpointError(path, $"metadata '{Keys.EpochLossSum}' = '{sumText}' is not a finite number");
+            epochLoss = new EpochLoss(sum, ParseLong(Keys.EpochSamples, 0));
+        }
 
         var (parameters, expAvg, expAvgSq) = SplitTensors(path, content);
-        return new Checkpoint(cursor, dataOrderSeed, random, config, parameters, new AdamState(adamStep, expAvg, expAvgSq));
+        return new Checkpoint(cursor, dataOrderSeed, random, config, parameters, new AdamState(adamStep, expAvg, expAvgSq), epochLoss);
     }
 
     private static (List<(string, Tensor)> Model, List<(string, Tensor)> ExpAvg, List<(string, Tensor)> ExpAvgSq)

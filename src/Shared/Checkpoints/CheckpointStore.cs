@@ -31,9 +31,13 @@ public sealed partial class CheckpointStore
         CheckpointFormat.Save(path, checkpoint);
 
         // Pruning only starts once the new file is complete, so at every instant at least one good
-        // checkpoint exists. The file just written is never pruned, even when it is older than others
-        // (a run resumed from an older checkpoint after skipping damaged newer ones).
-        foreach (var old in List().Skip(Keep).Where(p => p != path)) File.Delete(old);
+        // checkpoint exists. A file numbered above the one just written is not this run's history any more: the
+        // run went on from an earlier step (it skipped that file as damaged or foreign on resume), so it goes
+        // first, or a stray such as step-99999999.ckpt would hold one of the kept places for ever.
+        var all = List();
+        foreach (var old in all.Where(p => StepOf(p) > checkpoint.Cursor.GlobalStep)
+                     .Concat(all.Where(p => StepOf(p) <= checkpoint.Cursor.GlobalStep).Skip(Keep)))
+            File.Delete(old);
         DeleteAbandonedTemporaries(olderThan: File.GetLastWriteTimeUtc(path));
         return path;
     }
@@ -58,14 +62,20 @@ public sealed partial class CheckpointStore
     {
         foreach (var path in List())
         {
+            Checkpoint checkpoint;
             try
             {
-                return CheckpointFormat.Load(path);
+                checkpoint = CheckpointFormat.Load(path);
             }
             catch (CheckpointError e)
             {
                 onSkipped(e.Message);
+                continue;
             }
+            if (checkpoint.Cursor.GlobalStep == StepOf(path)) return checkpoint;
+            // A file renamed or copied in from elsewhere: resuming it would continue some other point of some run.
+            onSkipped($"{path}: holds step {checkpoint.Cursor.GlobalStep}, not the step its name says; not this run's checkpoint");
+            checkpoint.DisposeTensors();
         }
         return null;
     }

@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
 namespace VaeCluster.Cluster;
 
 /// <summary>
@@ -35,14 +38,11 @@ public sealed record ClusterSettings
 
     public string? TlsPassword { get; init; }
 
-    /// <summary>
-    /// How worker nodes' tensors travel: "auto" (through /dev/shm when a worker can open the coordinator's regions,
-    /// i.e. runs on its machine; else in the TCP frames) or "tcp" (always in the frames, to exercise the network path).
-    /// </summary>
-    public string Transport { get; init; } = "auto";
+    /// <summary>How tensors travel (--transport): shared memory where it can, or always TCP.</summary>
+    public DataTransport Transport { get; init; } = DataTransport.Auto;
 
     /// <summary>Whether this node offers (coordinator) or takes (worker) shared memory when it can.</summary>
-    public bool SharedMemory => Transport == "auto";
+    public bool SharedMemory => Transport == DataTransport.Auto;
 
     public string AdvertisedHost => string.IsNullOrWhiteSpace(PublicHost) ? Host : PublicHost;
 
@@ -56,10 +56,11 @@ public sealed record ClusterSettings
     /// <summary>Returns the first problem with these settings, phrased for a user, or null.</summary>
     public string? Validate()
     {
-        if (string.IsNullOrWhiteSpace(Host)) return "--host must name an address to bind, such as 127.0.0.1 or 0.0.0.0";
+        if (string.IsNullOrWhiteSpace(Host) || !IsHostName(Host)) return $"--host '{Host}' must name an address to bind, such as 127.0.0.1 or 0.0.0.0";
+        if (PublicHost is { Length: > 0 } advertised && !IsHostName(advertised))
+            return $"--public-host '{advertised}' is not a host name or address other nodes could reach this one by";
         if (Port is < 0 or > 65535) return $"--port {Port} is not a TCP port (0-65535)";
         if (DataPort is < 0 or > 65535) return $"--data-port {DataPort} is not a TCP port (0-65535)";
-        if (Transport is not ("auto" or "tcp")) return $"--transport must be auto or tcp, got '{Transport}'";
         if (AdvertisedHost is "0.0.0.0" or "::")
             return "--host binds every interface; give --public-host NAME, the address other nodes reach this one by";
         foreach (var seed in Seeds)
@@ -67,9 +68,33 @@ public sealed record ClusterSettings
         return null;
     }
 
+    /// <summary>
+    /// Why the TLS certificate cannot be used, phrased for a user, or null. Opened exactly as the remoting set-up
+    /// opens it, so that a PEM file or a wrong password is one line before anything starts, not a failed host.
+    /// </summary>
+    public string? TlsProblem()
+    {
+        if (TlsCertificate is not { } file) return null;
+        if (!File.Exists(file)) return $"--tls-cert {file}: file not found";
+        try
+        {
+            using var certificate = X509CertificateLoader.LoadPkcs12FromFile(file, TlsPassword);
+            return certificate.HasPrivateKey ? null : $"--tls-cert {file}: holds no private key; export certificate and key together (openssl pkcs12 -export -in cert.pem -inkey key.pem -out cluster.pfx)";
+        }
+        catch (CryptographicException)
+        {
+            return X509Certificate2.GetCertContentType(file) == X509ContentType.Pkcs12
+                ? $"--tls-cert {file}: the password does not open it; set VAE_CLUSTER__TLSPASSWORD to its password"
+                : $"--tls-cert {file}: not a PKCS#12 (.pfx) file; make one from PEM files with: openssl pkcs12 -export -in cert.pem -inkey key.pem -out cluster.pfx";
+        }
+    }
+
     private static bool IsHostPort(string value)
     {
         int colon = value.LastIndexOf(':');
-        return colon > 0 && int.TryParse(value[(colon + 1)..], out int port) && port is > 0 and <= 65535;
+        return colon > 0 && IsHostName(value[..colon]) && int.TryParse(value[(colon + 1)..], out int port) && port is > 0 and <= 65535;
     }
+
+    /// <summary>A DNS name or an IP address (IPv6 in brackets or not), as an Akka address can carry it.</summary>
+    private static bool IsHostName(string value) => Uri.CheckHostName(value.Trim('[', ']')) != UriHostNameType.Unknown;
 }

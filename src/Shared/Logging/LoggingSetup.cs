@@ -1,4 +1,5 @@
 using Serilog;
+using Serilog.Core;
 using Serilog.Events;
 using Serilog.Formatting.Compact;
 
@@ -12,19 +13,26 @@ public static class LoggingSetup
 {
     public const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}";
 
-    public static Serilog.Core.Logger Create(string role, string? clefFile, LogEventLevel consoleLevel = LogEventLevel.Information)
+    /// <param name="forward">also hand every event to this sink (a worker node: to the coordinator, see LogForwardingQueue)</param>
+    /// <param name="tap">also gets every event (the coordinator's run watcher reads the run's events from it)</param>
+    public static Serilog.Core.Logger Create(string role, string? clefFile, LogEventLevel consoleLevel = LogEventLevel.Information,
+        ILogEventSink? forward = null, ILogEventSink? tap = null)
     {
+        var akkaNoise = new AkkaTransportNoise();
         var config = new LoggerConfiguration()
             .MinimumLevel.Debug()
             .MinimumLevel.Override("Akka", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .Filter.ByExcluding(IsRemoteEndpointChatter)
+            .Filter.ByIncludingOnly(akkaNoise.Keep)
             .Enrich.WithProperty("Role", role)
             .Enrich.WithProperty("Node", $"{Environment.MachineName}/{Environment.ProcessId}")
             .WriteTo.Sink(new LiveConsoleSink(new LoggerConfiguration().MinimumLevel.Verbose()
                 .WriteTo.Console(outputTemplate: ConsoleTemplate).CreateLogger()), consoleLevel);
         if (clefFile is not null)
             config = config.WriteTo.File(new CompactJsonFormatter(), clefFile, flushToDiskInterval: TimeSpan.FromSeconds(1));
+        if (forward is not null) config = config.WriteTo.Sink(forward);
+        if (tap is not null) config = config.WriteTo.Sink(tap);
         return config.CreateLogger();
     }
 

@@ -25,6 +25,8 @@ public sealed record TrainingOptions
     public int KeepCheckpoints { get; init; } = 3;
     /// <summary>A worker that has not answered its shard by then has the shard given to another.</summary>
     public TimeSpan StepTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>A day: longer deadlines mean none, and a timer far enough out overflows.</summary>
+    public static readonly TimeSpan MaxStepTimeout = TimeSpan.FromDays(1);
     /// <summary>Train on the first N training images only (quick runs and tests); null = all.</summary>
     public int? TrainLimit { get; init; }
     /// <summary>Log a progress line every this many steps.</summary>
@@ -64,6 +66,8 @@ public sealed record TrainingOptions
         { Deterministic: true, BatchSize: < DeterministicShards } => $"--deterministic needs --batch-size of at least {DeterministicShards}",
         { } o when o.Workers > o.BatchSize => $"--workers ({Workers}) cannot exceed --batch-size ({BatchSize}): every worker needs at least one sample",
         { LearningRate: <= 0 or double.NaN } => "--lr must be a positive number",
+        { } o when o.StepTimeout <= TimeSpan.Zero || o.StepTimeout > MaxStepTimeout =>
+            $"--step-timeout must be greater than 0 and at most {MaxStepTimeout.TotalSeconds} seconds",
         { CheckpointEvery: < 1 } => "--checkpoint-every must be at least 1",
         { KeepCheckpoints: < 1 } => "--keep-checkpoints must be at least 1",
         { TrainLimit: < 1 } => "--train-limit must be at least 1",

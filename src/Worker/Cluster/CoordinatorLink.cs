@@ -121,7 +121,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         Receive<TryJoin>(_ =>
         {
             if (coordinatorNode is not null) AskToJoin();
-            else if (++attempts % 3 == 0) log.Warning("Waiting for the coordinator to appear in the cluster");
+            else if (++attempts % 3 == 0) log.Warning("Waiting for the coordinator to appear in the cluster (a coordinator with a cluster secret admits only nodes given the same secret: VAE_CLUSTER__SECRET or --secret-file)");
         });
         Receive<DataPlaneOffer>(offer => Connect(offer));
         Receive<JoinRefused>(refused => End(WorkerSessionOutcome.Refused, refused.Reason));

@@ -5,6 +5,7 @@ using ILogger = Serilog.ILogger;
 using VaeCluster.Cluster;
 using VaeCluster.Hosting;
 using VaeCluster.Data;
+using VaeCluster.Logging;
 
 namespace VaeCluster.Worker.Cluster;
 
@@ -18,12 +19,14 @@ public static class WorkerNodeHost
     private static readonly TimeSpan RejoinAfter = TimeSpan.FromSeconds(2);
 
     /// <returns>0 when training finished, 1 when the coordinator refused this worker.</returns>
-    public static async Task<int> RunAsync(string workerId, int actors, ClusterSettings settings, MnistSplit train, ILogger log, CancellationToken cancel)
+    /// <param name="forwardLogs">this node's log events bound for the coordinator (RUN_DIR/logs/&lt;worker&gt;.clef)</param>
+    public static async Task<int> RunAsync(string workerId, int actors, ClusterSettings settings, MnistSplit train, ILogger log, CancellationToken cancel,
+        LogForwardingQueue? forwardLogs = null)
     {
         TorchSharp.torch.set_num_threads(1);
         while (true)
         {
-            var end = await RunSessionAsync(workerId, actors, settings, train, log, cancel);
+            var end = await RunSessionAsync(workerId, actors, settings, train, log, forwardLogs, cancel);
             switch (end.Outcome)
             {
                 case WorkerSessionOutcome.Finished:
@@ -44,12 +47,13 @@ public static class WorkerNodeHost
     }
 
     private static async Task<WorkerSessionEnd> RunSessionAsync(
-        string workerId, int actors, ClusterSettings settings, MnistSplit train, ILogger log, CancellationToken cancel)
+        string workerId, int actors, ClusterSettings settings, MnistSplit train, ILogger log, LogForwardingQueue? forwardLogs, CancellationToken cancel)
     {
         var ended = new TaskCompletionSource<WorkerSessionEnd>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var host = AkkaHost.Build(log, akka => akka
             .WithVaeCluster(settings, ClusterDefaults.WorkerRole, settings.Seeds)
-            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, actors, train, settings.Secret, settings.SharedMemory, ended, log), "coordinator-link")));
+            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, actors, train, settings.Secret, settings.SharedMemory, ended, log), "coordinator-link"))
+            .WithActors((system, _) => { if (forwardLogs is not null) system.ActorOf(LogShipper.Props(forwardLogs), LogShipper.Name); }));
         await host.StartAsync(cancel);
         var system = host.Services.GetRequiredService<ActorSystem>();
         // Downed by the cluster (the coordinator unreachable for too long): the ActorSystem ends; rejoin.

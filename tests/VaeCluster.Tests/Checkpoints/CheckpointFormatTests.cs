@@ -46,6 +46,34 @@ public sealed class CheckpointFormatTests : IDisposable
     }
 
     [Fact]
+    public void Should_round_trip_the_epochs_running_loss_exactly_and_read_checkpoints_written_without_it()
+    {
+        var path = dir.File("c.ckpt");
+        var lossSum = 0.1 + 0.2 + 1e-13; // a sum that decimal text with fewer digits would not give back
+        CheckpointFormat.Save(path, Make(globalStep: 9) with { EpochLoss = new EpochLoss(lossSum, 1152) });
+
+        var loaded = CheckpointFormat.Load(path);
+        Assert.Equal(BitConverter.DoubleToInt64Bits(lossSum), BitConverter.DoubleToInt64Bits(loaded.EpochLoss!.LossSum));
+        Assert.Equal(1152, loaded.EpochLoss.Samples);
+
+        CheckpointFormat.Save(path, Make(globalStep: 9)); // as checkpoints were written before the epoch's loss was kept
+        Assert.Null(CheckpointFormat.Load(path).EpochLoss);
+    }
+
+    [Theory]
+    [InlineData("epoch_loss_sum", "NaN")]
+    [InlineData("epoch_loss_sum", "lots")]
+    [InlineData("epoch_samples", "-3")]
+    public void Should_reject_an_unreadable_epoch_loss(string key, string value)
+    {
+        var path = dir.File("c.ckpt");
+        RewriteMetadata(path, m => m[key] = value, new EpochLoss(12.5, 256));
+
+        var e = Assert.Throws<CheckpointError>(() => CheckpointFormat.Load(path));
+        Assert.Contains($"metadata '{key}' = '{value}'", e.Message);
+    }
+
+    [Fact]
     public void Should_store_tensor_names_and_metadata_as_documented()
     {
         var path = dir.File("c.ckpt");
@@ -207,9 +235,9 @@ public sealed class CheckpointFormatTests : IDisposable
     }
 
     /// <summary>Saves a sample checkpoint, edits its metadata, and writes it back with a still-valid checksum.</summary>
-    private void RewriteMetadata(string path, Action<Dictionary<string, string>> edit)
+    private void RewriteMetadata(string path, Action<Dictionary<string, string>> edit, EpochLoss? epochLoss = null)
     {
-        CheckpointFormat.Save(path, Make(globalStep: 5));
+        CheckpointFormat.Save(path, Make(globalStep: 5) with { EpochLoss = epochLoss });
         var content = SafeTensorsFile.Read(path);
         var metadata = new Dictionary<string, string>(content.Metadata);
         edit(metadata);

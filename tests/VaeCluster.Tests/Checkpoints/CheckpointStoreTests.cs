@@ -41,22 +41,36 @@ public sealed class CheckpointStoreTests : IDisposable
     [Fact]
     public void Should_order_by_step_even_past_eight_digits()
     {
+        store.Save(Make(7));
         store.Save(Make(99_999_999));
         store.Save(Make(100_000_000));
-        store.Save(Make(7));
 
         Assert.Equal([store.PathFor(100_000_000), store.PathFor(99_999_999), store.PathFor(7)], store.List());
     }
 
     [Fact]
-    public void Should_not_prune_the_checkpoint_just_saved_even_when_older_ones_are_numbered_higher()
+    public void Should_delete_checkpoints_numbered_above_the_one_just_saved_which_the_run_went_back_past()
     {
-        foreach (var step in new long[] { 30, 40, 50 }) store.Save(Make(step));
+        foreach (var step in new long[] { 10, 30, 40 }) store.Save(Make(step));
 
-        var path = store.Save(Make(20)); // a run resumed from an older checkpoint
+        var path = store.Save(Make(20)); // a run resumed from step 10, having skipped 30 and 40 as damaged
 
-        Assert.True(File.Exists(path));
-        Assert.Equal([store.PathFor(50), store.PathFor(40), store.PathFor(30), store.PathFor(20)], store.List());
+        Assert.Equal([path, store.PathFor(10)], store.List());
+    }
+
+    [Fact]
+    public void Should_not_let_a_stray_high_numbered_file_keep_a_place_or_be_resumed_from()
+    {
+        foreach (var step in new long[] { 10, 20 }) store.Save(Make(step));
+        File.Copy(store.PathFor(10), store.PathFor(99_999_999)); // a stray: some other checkpoint under a name far ahead
+        var skipped = new List<string>();
+
+        var loaded = store.LoadNewestGood(skipped.Add);
+
+        Assert.Equal(20, loaded!.Cursor.GlobalStep);
+        Assert.Equal([$"{store.PathFor(99_999_999)}: holds step 10, not the step its name says; not this run's checkpoint"], skipped);
+        foreach (var step in new long[] { 30, 40 }) store.Save(Make(step));
+        Assert.Equal([store.PathFor(40), store.PathFor(30), store.PathFor(20)], store.List());
     }
 
     [Fact]

@@ -61,10 +61,11 @@ public sealed class DockerfileTests
     }
 
     [Fact]
-    public void Should_expose_the_coordinator_and_data_plane_ports()
+    public void Should_expose_the_coordinator_data_plane_and_dashboard_ports()
     {
         var exposed = Args("EXPOSE").SelectMany(a => a.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Order();
-        Assert.Equal([ClusterDefaults.CoordinatorPort.ToString(), ClusterDefaults.DataPort.ToString()], exposed);
+        Assert.Equal([ClusterDefaults.CoordinatorPort.ToString(), ClusterDefaults.DataPort.ToString(),
+            VaeCluster.Coordinator.Web.DashboardAddress.Default.Port.ToString()], exposed);
     }
 
     [Fact]

@@ -84,6 +84,10 @@ public sealed class KubernetesManifestTests
         Assert.Equal(0, first.ExitCode);
         Assert.Equal(sandbox.Runs + "/uid-1", first.Node.Value("--run"));
         Assert.Null(first.Node.Value("--resume"));
+
+        // Killed before its first checkpoint: the restarted pod resumes it (from step 0), never starts it afresh.
+        sandbox.Started("uid-1");
+        Assert.Equal(sandbox.Runs + "/uid-1", sandbox.Run(("JOB_UID", "uid-1")).Node.Value("--resume"));
         Assert.Equal(RunSettings()["WORKERS"], first.Node.Value("--workers"));
         Assert.Equal(RunSettings()["EPOCHS"], first.Node.Value("--epochs"));
 
@@ -178,18 +182,18 @@ public sealed class KubernetesManifestTests
     }
 
     [Fact]
-    public void Should_probe_the_coordinator_for_readiness_and_every_node_for_liveness_on_its_akka_port()
+    public void Should_probe_the_coordinator_over_http_and_workers_on_their_akka_port()
     {
-        Assert.Equal("akka", Container(CoordinatorJob).Map("readinessProbe").Map("tcpSocket").Text("port"));
-        foreach (var workload in Workloads)
-        {
-            var probe = Container(workload).Map("livenessProbe");
-            Assert.Equal("akka", probe.Map("tcpSocket").Text("port"));
-            Assert.Contains("akka", Container(workload).Seq("ports").Maps().Select(p => p.Text("name")));
-            // Restarting a pod costs a rejoin: allow a minute of failures, well over a worker's 2 s rejoin gap.
-            Assert.True(int.Parse(probe.Text("periodSeconds")) * int.Parse(probe.Text("failureThreshold")) >= 60);
-        }
-        Assert.DoesNotContain("httpGet", DeployFiles.Read("deploy/k8s/coordinator-job.yaml") + DeployFiles.Read("deploy/k8s/workers-job.yaml"));
+        // The coordinator serves /healthz and /readyz on its dashboard port (--http 0.0.0.0:8080).
+        var coordinator = Container(CoordinatorJob);
+        Assert.Equal(("/readyz", "http"), (coordinator.Map("readinessProbe").Map("httpGet").Text("path"), coordinator.Map("readinessProbe").Map("httpGet").Text("port")));
+        Assert.Equal(("/healthz", "http"), (coordinator.Map("livenessProbe").Map("httpGet").Text("path"), coordinator.Map("livenessProbe").Map("httpGet").Text("port")));
+        Assert.Contains("http", coordinator.Seq("ports").Maps().Select(p => p.Text("name")));
+        // Workers serve no HTTP: a TCP connect to the Akka port. Restarting one costs a rejoin: allow a minute of failures.
+        var probe = Container(WorkerJob).Map("livenessProbe");
+        Assert.Equal("akka", probe.Map("tcpSocket").Text("port"));
+        Assert.Contains("akka", Container(WorkerJob).Seq("ports").Maps().Select(p => p.Text("name")));
+        Assert.True(int.Parse(probe.Text("periodSeconds")) * int.Parse(probe.Text("failureThreshold")) >= 60);
     }
 
     [Fact]
@@ -330,8 +334,16 @@ public sealed class KubernetesManifestTests
         public string Runs => Path.Combine(root, "runs");
         public string Tls => Path.Combine(root, "tls");
 
+        /// <summary>A run that started (config.json is its first file), killed before its first checkpoint.</summary>
+        public void Started(string run)
+        {
+            Directory.CreateDirectory(Path.Combine(Runs, run));
+            File.WriteAllText(Path.Combine(Runs, run, "config.json"), "{}");
+        }
+
         public void Checkpoint(string run)
         {
+            Started(run);
             Directory.CreateDirectory(Path.Combine(Runs, run, "checkpoints"));
             File.WriteAllText(Path.Combine(Runs, run, "checkpoints", "step-00000005.ckpt"), "");
         }
