@@ -298,7 +298,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Skipped: skipReason is not null, SkipReason: skipReason));
         Context.System.EventStream.Publish(new StepApplied(done.Step, done.Epoch, done.StepInEpoch, samples, lossSum,
             contributors, done.ReassignedShards));
-        if (skipReason is null) LogProgress(done, lossSum, samples, contributors.Distinct().Count());
+        if (skipReason is null) LogProgress(done, lossSum, samples, workers.ActorsOf(contributors));
         if (state.Cursor.GlobalStep % state.Options.CheckpointEvery == 0 && !state.EpochComplete)
             recorder.SaveCheckpoint(state);
         if (skipReason is null) consecutiveSkips = 0;

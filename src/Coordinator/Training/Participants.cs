@@ -18,6 +18,13 @@ public sealed class Participants(bool wholeShards)
     /// <summary>Worker actors in all: what --workers and --min-workers count.</summary>
     public int Actors => members.Values.Sum(m => m.Actors);
 
+    /// <summary>The worker actors of the named nodes (a step's contributors), each node counted once.</summary>
+    public int ActorsOf(IEnumerable<string> nodeIds)
+    {
+        var named = nodeIds.ToHashSet();
+        return members.Values.Where(m => named.Contains(m.Id)).Sum(m => m.Actors);
+    }
+
     public bool Contains(IActorRef participant) => members.ContainsKey(participant);
 
     public string NameOf(IActorRef? participant) =>
