@@ -71,7 +71,7 @@ done
 
 note "Starting $workers workers"
 for ((n = 1; n <= workers; n++)); do
-  dotnet "$CLI_DLL" worker --seed "127.0.0.1:$port" --host 127.0.0.1 --public-host 127.0.0.1 --port 0 --data "$data" --name "worker-$n" \
+  dotnet "$CLI_DLL" worker --seed "127.0.0.1:$port" --host 127.0.0.1 --public-host 127.0.0.1 --port 0 --data "$data" --name "worker-$n" --workers 1 \
     >"$log_dir/worker-$n.log" 2>&1 &
   pids+=("$!")
 done

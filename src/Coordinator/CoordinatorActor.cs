@@ -9,8 +9,9 @@ namespace VaeCluster.Coordinator;
 
 /// <summary>
 /// Owns the parameters and the optimizer and drives training, one global batch at a time:
-/// cut the batch into shards, one per free worker; collect every shard's gradient (reassigning shards whose
-/// worker misses its deadline); apply the combined update once; checkpoint; next step.
+/// cut the batch into shards, one per free participant (a worker node, sized by its worker actors); collect every
+/// shard's gradient (reassigning shards whose participant misses its deadline); apply the combined update once;
+/// checkpoint; next step.
 /// </summary>
 public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 {
@@ -36,11 +37,12 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly TrainingState state;
     private readonly RunRecorder recorder;
     private readonly ILogger log;
-    private readonly Dictionary<IActorRef, string> workers = new();
-    private readonly HashSet<IActorRef> busy = new();
+    private readonly Participants workers;
     private StepInFlight? step;
     private bool paused;
     private EpochTally tally = new();
+    private NodeTally epochNodes = new();
+    private readonly NodeTally runNodes = new();
     private readonly System.Diagnostics.Stopwatch sinceLastLog = new();
     private long samplesSinceLastLog;
     private int consecutiveSkips;
@@ -54,6 +56,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         this.state = state;
         this.recorder = recorder;
         this.log = log.ForContext("Role", "coordinator");
+        workers = new Participants(wholeShards: state.Options.Deterministic);
         WaitingForWorkers();
     }
 
@@ -70,7 +73,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private void ReportStall()
     {
         if (step is null || step.Age < StallReportAfter) return;
-        var waiting = step.Pending.Select(p => p.Owner is null ? $"shard {p.Shard} (no free worker yet)" : $"shard {p.Shard} from {workers.GetValueOrDefault(p.Owner, "?")}");
+        var waiting = step.Pending.Select(p => p.Owner is null ? $"shard {p.Shard} (no free worker yet)" : $"shard {p.Shard} from {workers.NameOf(p.Owner)}");
         log.Warning("Step {Step} has waited {Seconds:F0} s for {Waiting}; deadline {Timeout} per shard",
             step.Step, step.Age.TotalSeconds, string.Join(", ", waiting), state.Options.StepTimeout);
     }
@@ -80,21 +83,21 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Receive<RegisterWorker>(register => Guard(() =>
         {
             Accept(register);
-            if (workers.Count < state.Options.Workers) return;
+            if (workers.Actors < state.Options.Workers) return;
             Timers.Cancel(nameof(StillWaiting));
-            log.Information("{Workers} workers registered; training from epoch {Epoch}, step {Step}",
-                workers.Count, state.Cursor.Epoch, state.Cursor.GlobalStep);
+            log.Information("{Workers} workers registered on {Nodes} nodes; training from epoch {Epoch}, step {Step}",
+                workers.Actors, workers.Count, state.Cursor.Epoch, state.Cursor.GlobalStep);
             Become(Training);
             NextStep();
         }));
         Receive<StopAtStepBoundary>(_ => Guard(() => { stopRequester = Sender; StopHere(); }));
         Receive<StillWaiting>(_ => log.Warning("Waiting for workers: {Registered} of {Expected} registered",
-            workers.Count, state.Options.Workers));
+            workers.Actors, state.Options.Workers));
     }
 
     private void ReportPause() =>
         log.Warning("Paused at step {Step}: {Present} workers present, --min-workers is {MinWorkers}; waiting for workers to join",
-            state.Cursor.GlobalStep, workers.Count, state.Options.MinWorkers);
+            state.Cursor.GlobalStep, workers.Actors, state.Options.MinWorkers);
 
     private void Training()
     {
@@ -123,6 +126,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             log.Information("Epoch {Epoch} done: train loss {TrainLoss:F2}, test loss {TestLoss:F2} nats/image, {SamplesPerSecond:F0} samples/s over {TrainSeconds:F1} s",
                 m.Epoch, m.TrainLoss, m.TestLoss, m.SamplesPerSecond, m.TrainSeconds);
             tally = new EpochTally();
+            epochNodes = new NodeTally();
             if (state.Finished)
             {
                 Finish();
@@ -144,20 +148,19 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         });
         Receive<StopAtStepBoundary>(_ => stopRequester = Sender); // answered once the epoch is closed
         Receive<RegisterWorker>(register => Guard(() => Accept(register)));
-        Receive<ShardGradient>(stale => { busy.Remove(Sender); stale.Gradient.Dispose(); });
-        Receive<ShardFailed>(_ => busy.Remove(Sender));
+        Receive<ShardGradient>(stale => { workers.Answered(Sender); stale.Gradient.Dispose(); });
+        Receive<ShardFailed>(_ => workers.Answered(Sender));
         Receive<ShardDeadline>(_ => { });
         Receive<Terminated>(gone => Guard(() => OnWorkerLost(gone.ActorRef)));
     }
 
     private void Accept(RegisterWorker register)
     {
-        bool known = workers.ContainsKey(Sender);
-        workers[Sender] = register.WorkerId;
-        busy.Remove(Sender); // a restarted worker has dropped whatever it held
+        bool added = workers.Register(Sender, register.WorkerId, register.Actors, register.Host); // a restarted one dropped what it held
         Context.Watch(Sender);
         Sender.Tell(new WorkerAccepted(register.WorkerId, new SharedParameters(state.Parameters)));
-        if (!known) log.Information("Worker {Worker} registered ({Registered} in all)", register.WorkerId, workers.Count);
+        if (added) log.Information("Worker node {Worker} registered with {Actors} workers ({Registered} workers in all)",
+            register.WorkerId, register.Actors, workers.Actors);
     }
 
     /// <summary>Starts the step at the cursor, or closes the epoch, or finishes the run.</summary>
@@ -168,7 +171,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             CloseEpoch();
             return;
         }
-        if (workers.Count < state.Options.MinWorkers)
+        if (workers.Actors < state.Options.MinWorkers)
         {
             if (!paused) Timers.StartPeriodicTimer(nameof(StillWaiting), StillWaiting.Instance, TimeSpan.FromSeconds(5));
             if (!paused) ReportPause();
@@ -179,37 +182,52 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         {
             paused = false;
             Timers.Cancel(nameof(StillWaiting));
-            log.Information("Resuming at step {Step}: {Workers} workers present", state.Cursor.GlobalStep, workers.Count);
+            log.Information("Resuming at step {Step}: {Workers} workers present", state.Cursor.GlobalStep, workers.Actors);
         }
-        var free = workers.Keys.Where(w => !busy.Contains(w)).ToList();
+        var free = workers.Free();
         if (free.Count == 0)
         {
             log.Warning("No free worker for step {Step}; waiting for one to answer or join", state.Cursor.GlobalStep);
             return;
         }
-        // Deterministic runs cut every batch the same way, whoever is there; the others cut one shard per free worker.
-        int shardCount = state.Options.Deterministic ? TrainingOptions.DeterministicShards : free.Count;
-        var shards = ShardPlanner.Cut(state.NextBatch(), shardCount);
+        // Deterministic runs cut every batch into the same whole shards, whoever is there; the others cut one shard
+        // per free participant, sized by its worker actors (it cuts its shard across them itself).
+        var shards = state.Options.Deterministic
+            ? ShardPlanner.Cut(state.NextBatch(), TrainingOptions.DeterministicShards, whole: true)
+            : ShardPlanner.Cut(state.NextBatch(), free.Select(f => f.Actors).ToList());
         step = new StepInFlight(state.Cursor.GlobalStep, state.Cursor.Epoch, state.Cursor.StepInEpoch, shards);
         tally.Resume();
-        for (int i = 0; i < shards.Count; i++)
+        for (int i = 0; i < shards.Count; i++) step.Queue(i);
+        Distribute(); // shard i to free participant i: its size is that participant's share
+    }
+
+    /// <summary>Hands the shards waiting for an owner to participants with room, one each per round.</summary>
+    private void Distribute()
+    {
+        bool gave = true;
+        while (gave && step is not null && step.HasOrphans)
         {
-            if (i < free.Count) Send(i, free[i]);
-            else step.Queue(i);
+            gave = false;
+            foreach (var (participant, _) in workers.Free())
+            {
+                if (step.TakeOrphan() is not int shard) return;
+                Send(shard, participant);
+                gave = true;
+            }
         }
     }
 
     private void Send(int shardIndex, IActorRef worker)
     {
         step!.Assign(shardIndex, worker);
-        busy.Add(worker);
+        workers.Took(worker);
         worker.Tell(step.Shards[shardIndex]);
         Timers.StartSingleTimer(DeadlineKey(shardIndex), new ShardDeadline(step.Step, shardIndex), state.Options.StepTimeout);
     }
 
     private void OnShardGradient(ShardGradient result)
     {
-        busy.Remove(Sender);
+        workers.Answered(Sender);
         if (step is null || !step.TryRecord(result))
         {
             log.Debug("Ignoring result for step {Step} shard {Shard} from {Worker}: stale or duplicate",
@@ -219,6 +237,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             return;
         }
         Timers.Cancel(DeadlineKey(result.ShardIndex));
+        var (host, actors) = workers.Describe(Sender);
+        foreach (var nodes in new[] { epochNodes, runNodes })
+            nodes.Answered(result.WorkerId, host, actors, result.Cost, step.RoundTripMs(result.ShardIndex));
         if (!step.IsComplete)
         {
             OfferWork(Sender);
@@ -230,6 +251,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private void ApplyStep(StepInFlight done)
     {
         var results = done.Results;
+        long appliedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        foreach (var r in results)
+            foreach (var nodes in new[] { epochNodes, runNodes })
+                nodes.Waited(r.WorkerId, done.WaitedMs(r.ShardIndex, appliedAt));
         double lossSum = results.Sum(r => r.LossSum);
         int samples = results.Sum(r => r.SampleCount);
         bool applied = state.Apply(results);
@@ -248,7 +273,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>A worker could not compute its shard: the step cannot be computed, and is skipped like a non-finite one.</summary>
     private void OnShardFailed(ShardFailed failed)
     {
-        busy.Remove(Sender);
+        workers.Answered(Sender);
         if (step is null || failed.Step != step.Step || failed.ShardIndex < 0 || failed.ShardIndex >= step.Shards.Count || step.IsDone(failed.ShardIndex))
         {
             OfferWork(Sender); // stale: a step already applied or skipped
@@ -273,7 +298,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Skipped: skipReason is not null, SkipReason: skipReason));
         Context.System.EventStream.Publish(new StepApplied(done.Step, done.Epoch, done.StepInEpoch, samples, lossSum,
             contributors, done.ReassignedShards));
-        if (skipReason is null) LogProgress(done, lossSum, samples, contributors.Distinct().Count());
+        if (skipReason is null) LogProgress(done, lossSum, samples, workers.ActorsOf(contributors));
         if (state.Cursor.GlobalStep % state.Options.CheckpointEvery == 0 && !state.EpochComplete)
             recorder.SaveCheckpoint(state);
         if (skipReason is null) consecutiveSkips = 0;
@@ -296,6 +321,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         recorder.SaveCheckpoint(state);
         log.Information("Stopped at step {Step} on request; checkpoint written", state.Cursor.GlobalStep);
+        LogNodeFigures();
         stopRequester?.Tell(Akka.Done.Instance);
         Become(Finished);
     }
@@ -326,43 +352,39 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (step is null || step.Step != deadline.Step || step.IsDone(deadline.ShardIndex)) return;
         var late = step.OwnerOf(deadline.ShardIndex);
         log.Warning("Worker {Worker} missed the {Timeout} deadline for shard {Shard} of step {Step}; giving the shard to another worker",
-            late is null ? "?" : workers.GetValueOrDefault(late, "?"), state.Options.StepTimeout, deadline.ShardIndex, deadline.Step);
+            workers.NameOf(late), state.Options.StepTimeout, deadline.ShardIndex, deadline.Step);
         step.Orphan(deadline.ShardIndex);
-        foreach (var free in workers.Keys.Where(w => !busy.Contains(w)).ToList()) OfferWork(free);
+        Distribute();
     }
 
     private void OnWorkerLost(IActorRef worker)
     {
         if (!workers.Remove(worker, out var id)) return;
-        busy.Remove(worker);
-        log.Warning("Worker {Worker} left ({Remaining} remain)", id, workers.Count);
+        log.Warning("Worker node {Worker} left ({Remaining} workers remain)", id, workers.Actors);
         if (step is null) return;
         foreach (int shard in step.PendingShardsOf(worker).ToList()) step.Orphan(shard);
-        foreach (var free in workers.Keys.Where(w => !busy.Contains(w)).ToList()) OfferWork(free);
+        Distribute();
     }
 
-    /// <summary>Gives a free worker a shard that lost its owner, or starts the next step if none is running.</summary>
+    /// <summary>A participant has room again: it takes shards that lost their owner, or the next step starts if none is running.</summary>
     private void OfferWork(IActorRef worker)
     {
-        if (!workers.ContainsKey(worker) || busy.Contains(worker)) return;
-        if (step is null)
-        {
-            NextStep();
-            return;
-        }
-        if (step.TakeOrphan() is int shard) Send(shard, worker);
+        if (!workers.HasRoom(worker)) return;
+        if (step is null) NextStep();
+        else Distribute();
     }
 
     private void CloseEpoch()
     {
         Become(ClosingEpoch);
         var epochTally = tally;
-        int workerCount = workers.Count;
+        int workerCount = workers.Actors;
+        var nodeFigures = epochNodes.Figures();
         // The test noise is the run stream's, which only this thread draws from; evaluation and pictures then take a
         // while, off the mailbox (so stale results are still drained), and only read the parameters. The state itself
         // moves on when EpochClosed comes back.
         var testNoise = recorder.DrawTestNoise(state);
-        Task.Run(() => new EpochClosed(recorder.CloseEpoch(state, testNoise, epochTally, workerCount))).PipeTo(Self);
+        Task.Run(() => new EpochClosed(recorder.CloseEpoch(state, testNoise, epochTally, workerCount, nodeFigures))).PipeTo(Self);
     }
 
     private void Finish()
@@ -370,8 +392,17 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         recorder.ExportModel(state);
         log.Information("Training complete after {Epochs} epochs ({Step} steps); model written to {Model}; parameters sha256 {ParametersSha256}",
             state.Options.Epochs, state.Cursor.GlobalStep, recorder.Directory.Model, ParameterDigest.Sha256(state.Parameters.Select(p => p.Tensor)));
+        LogNodeFigures();
         Context.System.EventStream.Publish(new TrainingFinished(true, null));
         Become(Finished);
+    }
+
+    /// <summary>Where each worker node's time and bytes went over the whole run, one line per node.</summary>
+    private void LogNodeFigures()
+    {
+        foreach (var n in runNodes.Figures())
+            log.Information("Node {Node} on {Host}: {Workers} workers, {Shards} shards, {BytesSent} bytes sent to it and {BytesReceived} received, compute {ComputeMs:F0} ms, transfer {TransferMs:F0} ms, wait {WaitMs:F0} ms",
+                n.Node, n.Host, n.Workers, n.Shards, n.BytesSent, n.BytesReceived, n.ComputeMs, n.TransferMs, n.WaitMs);
     }
 
     private void Finished()

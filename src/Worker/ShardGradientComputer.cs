@@ -35,7 +35,7 @@ public sealed class ShardGradientComputer(IVae replica, MnistSplit train)
         var labels = LabelTensor.At(train.Labels, shard.SampleIndices);
         var eps = tensor(shard.Noise, new long[] { n, replica.Shape.Latent });
 
-        var (loss, reconstruction, kl) = replica.Loss(x, labels, eps);
+        var loss = replica.Loss(x, labels, eps).Total;
         loss.backward();
 
         // Hand the gradient tensors to the message and drop our references (PyTorch's zero_grad(set_to_none)),
@@ -44,6 +44,6 @@ public sealed class ShardGradientComputer(IVae replica, MnistSplit train)
         replica.zero_grad(set_to_none: true);
 
         return new ShardGradient(shard.Step, shard.ShardIndex, workerId, new GradientSum(gradients),
-            loss.item<float>(), reconstruction.item<float>(), kl.item<float>(), n);
+            loss.item<float>(), n);
     }
 }

@@ -8,8 +8,9 @@ using VaeCluster.Protocol;
 namespace VaeCluster.Worker;
 
 /// <summary>
-/// Computes shard gradients for the coordinator on its own model replica. Runs on a pinned dispatcher (its own
-/// thread): a shard takes milliseconds of blocking native compute, which must not starve Akka's shared pool.
+/// Computes shard gradients on its own model replica, for the WorkerPool that started it (its "coordinator": it
+/// registers there and answers there). Runs on a pinned dispatcher (its own thread): a shard takes milliseconds of
+/// blocking native compute, which must not starve Akka's shared pool.
 /// </summary>
 public sealed class WorkerActor : ReceiveActor
 {

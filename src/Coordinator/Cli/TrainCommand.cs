@@ -72,10 +72,9 @@ public static class TrainCommand
 
     public static Command CreateCoordinator()
     {
-        var command = new Command("coordinator", "Run the coordinator node of a cluster: wait for --workers worker nodes (./vae worker --seed THIS_HOST:PORT), then train.")
+        var command = new Command("coordinator", "Run the coordinator node of a cluster: wait until worker nodes (./vae worker --seed THIS_HOST:PORT) bring --workers worker actors in all, then train.")
         {
-            ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.DataPort, ClusterFlags.SecretFile, ClusterFlags.TlsCertificate,
-            ClusterFlags.Transport,
+            ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.DataPort, ClusterFlags.SecretFile, ClusterFlags.TlsCertificate, ClusterFlags.Transport,
         };
         return WithTrainingFlags(command, _ => RunMode.CoordinatorNode);
     }

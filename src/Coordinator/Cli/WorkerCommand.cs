@@ -14,6 +14,8 @@ public static partial class WorkerCommand
     private static readonly Option<string?> Name = new("--name") { Description = "This worker's id in logs (default worker-<machine>-<pid>)." };
     private static readonly Option<string?> Data = new("--data") { Description = "Folder with the MNIST IDX files; the same files as the coordinator's (default data/mnist)." };
     private static readonly Option<string> LogDir = new("--log-dir") { Description = "Folder for this node's compact JSON log, <name>.clef (default logs).", DefaultValueFactory = _ => "logs" };
+    private static readonly Option<int?> Actors = NumberOption.Whole("--workers",
+        $"Worker actors on this node, one core each (default: one per core, here {Environment.ProcessorCount}); 1 to 256.", int.MinValue);
     private static readonly Option<LogEventLevel> ConsoleLevel = new("--console-level")
     {
         Description = "Least severe level shown on the console: verbose, debug, information (default), warning, error or fatal.",
@@ -35,13 +37,15 @@ public static partial class WorkerCommand
     {
         var command = new Command("worker", "Run a worker node: join the cluster through --seed and compute gradients for its coordinator until training ends.")
         {
-            ClusterFlags.Seeds, ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.SecretFile, ClusterFlags.TlsCertificate, ClusterFlags.Transport, Name, Data, LogDir, ConsoleLevel, ExitWithParent, Cpu,
+            ClusterFlags.Seeds, ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.SecretFile, ClusterFlags.TlsCertificate, ClusterFlags.Transport, Name, Actors, Data, LogDir, ConsoleLevel, ExitWithParent, Cpu,
         };
         command.SetAction((result, cancel) => UserError.Report(async () =>
         {
             var settings = ClusterFlags.Resolve(result, new ClusterSettings { Port = 0 });
             if (settings.Seeds.Count == 0)
                 throw new UserError($"--seed HOST:PORT is required: the coordinator's address, e.g. --seed 127.0.0.1:{ClusterDefaults.CoordinatorPort}");
+            int actors = result.GetValue(Actors) ?? Environment.ProcessorCount;
+            if (actors is < 1 or > 256) throw new UserError($"--workers must be between 1 and 256 (worker actors on this node), got {actors}");
             if (result.GetValue(Name) is { } given && !WorkerName().IsMatch(given))
                 throw new UserError($"--name '{given}': use letters, digits, '.', '_' and '-' only (it names this worker's log file)");
             string id = result.GetValue(Name) ?? $"worker-{Environment.MachineName}-{Environment.ProcessId}";
@@ -63,7 +67,7 @@ public static partial class WorkerCommand
             ports.Dispose(); // the node binds its port now
             try
             {
-                int exit = await WorkerNodeHost.RunAsync(id, settings, data.Train, log, stop.Token, forward);
+                int exit = await WorkerNodeHost.RunAsync(id, actors, settings, data.Train, log, stop.Token, forward);
                 log.Information("Worker {Worker} peak memory {PeakMemoryMb} MB", id, ProcessMemory.PeakMegabytes());
                 return exit;
             }

@@ -37,9 +37,10 @@ public static class ClusterCoordinatorHost
         var layout = TensorLayout.Of(state.Parameters);
         SharedTensorRegion.DeleteOrphans();
         string cookie = SharedTensorRegion.NewCookie();
-        using var published = new ParameterPublisher(SharedTensorRegion.Create(
-            $"vaecluster-{Environment.ProcessId}.params", TensorLayout.PayloadBytes(layout), cookie), layout);
-        state.Mirror = published;
+        // --transport tcp: no shared memory is offered, so even workers on this machine use the socket.
+        using var published = settings.SharedMemory
+            ? new ParameterPublisher(SharedTensorRegion.Create($"vaecluster-{Environment.ProcessId}.params", TensorLayout.PayloadBytes(layout), cookie))
+            : null;
         using var dataPlane = DataPlaneListener.Bind(settings.Host, settings.DataPort, log);
         using var host = AkkaHost.Build(log, akka => akka.WithVaeCluster(settings, ClusterDefaults.CoordinatorRole, seeds: []));
         await host.StartAsync(cancel);
@@ -54,7 +55,7 @@ public static class ClusterCoordinatorHost
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
             settings.AdvertisedHost, dataPlane.Port, state.Options.Shape, train.Count, train.Sha256,
-            layout, settings.Transport == DataTransport.Tcp ? null : published, cookie, settings.Secret), log), WorkerGateway.Name);
+            layout, published, cookie, settings.Secret, WholeShards: state.Options.Deterministic), log), WorkerGateway.Name);
         dataPlane.AcceptInto(gateway);
         log.Information("Coordinator node up at {Address}; seed for workers: --seed {Seed}; data plane on port {DataPort}; waiting for {Workers} workers",
             cluster.SelfAddress, seed, dataPlane.Port, state.Options.Workers);
@@ -87,7 +88,6 @@ public static class ClusterCoordinatorHost
             if (workers is not null) await workers.StopAsync(WorkerExitGrace);
             if (!await host.StopWithinDeadlineAsync())
                 log.Warning("The coordinator's node did not stop within {Deadline}; going on without it", HostStop.Deadline);
-            state.Mirror = null; // the region goes with this method
         }
     }
 }

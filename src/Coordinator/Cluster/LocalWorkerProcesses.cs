@@ -47,7 +47,7 @@ public sealed class LocalWorkerProcesses : IDisposable
         if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(LocalWorkerProcesses).Assembly.Location);
         foreach (var arg in new[]
                  {
-                     "worker", "--seed", seed, "--name", id, "--data", dataDir, "--log-dir", logDir,
+                     "worker", "--seed", seed, "--name", id, "--workers", "1", "--data", dataDir, "--log-dir", logDir,
                      "--console-level", "warning", "--exit-with-parent",
                  })
             start.ArgumentList.Add(arg);

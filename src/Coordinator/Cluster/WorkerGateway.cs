@@ -17,7 +17,7 @@ public sealed class WorkerGateway : ReceiveActor
 {
     public const string Name = "worker-gateway";
 
-    private sealed record Pending(string WorkerId, IActorRef Node, SharedTensorRegion? Gradients);
+    private sealed record Pending(string WorkerId, int Actors, IActorRef Node, SharedTensorRegion? Gradients, int GradientSlots);
 
     private readonly IActorRef coordinator;
     private readonly GatewaySettings settings;
@@ -70,11 +70,14 @@ public sealed class WorkerGateway : ReceiveActor
         }
         string token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         // Every worker is offered shared memory; only one on this machine can open it (the cookie proves it).
+        // A node may hold as many whole shards at once as it has actors (deterministic runs): a gradient slot each.
+        int actors = Math.Max(1, join.Actors);
+        int slots = settings.WholeShards ? actors : 1;
         var gradients = settings.Parameters is null
             ? null
-            : SharedTensorRegion.Create($"vaecluster-{Environment.ProcessId}-{token[..12]}.grad", TensorLayout.PayloadBytes(settings.Layout), settings.Cookie);
-        pending[token] = new Pending(join.WorkerId, Sender, gradients);
-        var shared = gradients is null ? null : new SharedMemoryOffer(settings.Parameters!.Path, gradients.Path, settings.Cookie);
+            : SharedTensorRegion.Create($"vaecluster-{Environment.ProcessId}-{token[..12]}.grad", slots * TensorLayout.PayloadBytes(settings.Layout), settings.Cookie);
+        pending[token] = new Pending(join.WorkerId, actors, Sender, gradients, slots);
+        var shared = gradients is null ? null : new SharedMemoryOffer(settings.Parameters!.Path, gradients.Path, settings.Cookie, slots);
         Sender.Tell(new DataPlaneOffer(join.WorkerId, settings.DataHost, settings.DataPort, token, settings.Model, shared));
         log.Debug("Offered the data plane to worker {Worker} at {WorkerAddress}", join.WorkerId, Sender.Path.Address);
     }
@@ -107,15 +110,21 @@ public sealed class WorkerGateway : ReceiveActor
         }
         // A worker that reconnects replaces its old link; the coordinator reassigns whatever the old one held.
         if (links.Remove(hello.WorkerId, out var old)) Context.Stop(old);
-        SharedMemoryLink? shared = null;
-        if (hello.SharedMemory && admitted.Gradients is not null) shared = new SharedMemoryLink(settings.Parameters!, admitted.Gradients);
-        else admitted.Gradients?.Dispose();
-        var link = Context.ActorOf(WorkerLink.Props(hello.WorkerId, connected.Channel, coordinator, admitted.Node, settings.Layout, shared, log),
-            $"link-{++linksCreated}");
+        ITransportToNode transport = hello.SharedMemory && admitted.Gradients is not null
+            ? new SharedMemoryTransportToNode(connected.Channel, settings.Layout, settings.Parameters!, admitted.Gradients, admitted.GradientSlots)
+            : new TcpTransportToNode(connected.Channel, settings.Layout);
+        if (transport is TcpTransportToNode) admitted.Gradients?.Dispose();
+        if (!TrySend(connected.Channel, new WelcomeFrame(settings.Layout)))
+        {
+            transport.Dispose();
+            return;
+        }
+        string host = admitted.Node.Path.Address.Host ?? connected.Channel.Remote;
+        var link = Context.ActorOf(WorkerLink.Props(hello.WorkerId, admitted.Actors, host, transport, coordinator, admitted.Node, log), $"link-{++linksCreated}");
         Context.Watch(link);
         links[hello.WorkerId] = link;
-        log.Information("Worker {Worker} connected its data plane from {Remote} ({Transport})", hello.WorkerId, connected.Channel.Remote,
-            shared is null ? "tensors over TCP" : "tensors through shared memory");
+        log.Information("Worker node {Worker} with {Actors} workers connected its data plane from {Remote} ({Transport})",
+            hello.WorkerId, admitted.Actors, connected.Channel.Remote, transport.Description);
     }
 
     protected override void PostStop()
@@ -124,9 +133,14 @@ public sealed class WorkerGateway : ReceiveActor
         refusals.Flush();
     }
 
-    private static void TrySend(FrameChannel channel, IWireMessage message)
+    private static bool TrySend(FrameChannel channel, IWireMessage message)
     {
-        try { channel.Send(message); } catch (Exception) { /* the peer is going away anyway */ }
+        try
+        {
+            channel.Send(message);
+            return true;
+        }
+        catch (Exception) { return false; /* the peer is going away anyway */ }
     }
 }
 
@@ -134,10 +148,9 @@ public sealed class WorkerGateway : ReceiveActor
 /// What the gateway tells joining workers: where the data plane is and what model to build; and, when workers
 /// on this machine may use shared memory, where the parameters are published and the cookie of this process.
 /// A worker must hold at least <paramref name="TrainSamples"/> images whose DataDigest is <paramref name="TrainDataSha256"/>.
+/// <paramref name="WholeShards"/>: a deterministic run, whose nodes may hold several whole shards at once.
 /// </summary>
 public sealed record GatewaySettings(
     string DataHost, int DataPort, ModelShape Model, int TrainSamples, string TrainDataSha256, IReadOnlyList<TensorLayout> Layout,
-    ParameterPublisher? Parameters = null, string Cookie = "", string? Secret = null);
+    ParameterPublisher? Parameters = null, string Cookie = "", string? Secret = null, bool WholeShards = false);
 
-/// <summary>A link's shared-memory path: parameters from the run's publisher, gradients in the worker's own region.</summary>
-public sealed record SharedMemoryLink(ParameterPublisher Parameters, SharedTensorRegion Gradients);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Akka;
 using Akka.Actor;
@@ -5,17 +6,16 @@ using Serilog;
 using VaeCluster.DataPlane;
 using VaeCluster.Hosting;
 using VaeCluster.Protocol;
-using VaeCluster.Training;
 using static TorchSharp.torch;
 
 namespace VaeCluster.Coordinator.Cluster;
 
 /// <summary>
-/// Stands in for one remote worker inside the coordinator's process. To the coordinator it is a worker like any
-/// other (it registers, takes ComputeShard, answers ShardGradient); underneath, it ships the parameters and the
-/// shard over the worker's data-plane connection and turns the Gradient frame that comes back into a
-/// ShardGradient. It stops, and so leaves the coordinator's worker list, when the connection breaks or the
-/// worker's node leaves the cluster.
+/// Stands in for one remote worker node inside the coordinator's process. To the coordinator it is a participant
+/// like any other (it registers with the node's worker actors, takes ComputeShard, answers ShardGradient);
+/// underneath, it hands the shard and its step's parameters to the node's transport (TCP or shared memory, the
+/// transport's business) and turns the answer that comes back into a ShardGradient. It stops, and so leaves the
+/// coordinator's list, when the connection breaks, a frame breaks the protocol, or the node leaves the cluster.
 /// </summary>
 public sealed class WorkerLink : ReceiveActor
 {
@@ -23,25 +23,26 @@ public sealed class WorkerLink : ReceiveActor
     private sealed record InFlight(ComputeShard Shard, long StartedTicks);
 
     private readonly string workerId;
-    private readonly FrameChannel channel;
+    private readonly int actors;
+    private readonly string host;
+    private readonly ITransportToNode transport;
     private readonly IActorRef coordinator;
     private readonly IActorRef workerNode;
-    private readonly IReadOnlyList<TensorLayout> layout;
-    private readonly SharedMemoryLink? shared;
     private readonly ILogger log;
     private readonly TransferStats stats = new();
     private IReadOnlyList<Tensor> parameters = [];
-    private volatile InFlight? inFlight;
+    /// <summary>Shards sent and not yet answered: one, or up to the node's actors in a deterministic run.</summary>
+    private readonly ConcurrentDictionary<(long Step, int Shard), InFlight> inFlight = new();
 
-    public WorkerLink(string workerId, FrameChannel channel, IActorRef coordinator, IActorRef workerNode,
-        IReadOnlyList<TensorLayout> layout, SharedMemoryLink? shared, ILogger log)
+    /// <param name="host">The node's machine, as its cluster address names it.</param>
+    public WorkerLink(string workerId, int actors, string host, ITransportToNode transport, IActorRef coordinator, IActorRef workerNode, ILogger log)
     {
-        this.shared = shared;
         this.workerId = workerId;
-        this.channel = channel;
+        this.actors = actors;
+        this.host = host;
+        this.transport = transport;
         this.coordinator = coordinator;
         this.workerNode = workerNode;
-        this.layout = layout;
         this.log = log.ForContext("Worker", workerId);
 
         Receive<WorkerAccepted>(accepted =>
@@ -52,25 +53,25 @@ public sealed class WorkerLink : ReceiveActor
         CommonHandlers();
     }
 
-    public static Props Props(string workerId, FrameChannel channel, IActorRef coordinator, IActorRef workerNode,
-        IReadOnlyList<TensorLayout> layout, SharedMemoryLink? shared, ILogger log) =>
-        Akka.Actor.Props.Create(() => new WorkerLink(workerId, channel, coordinator, workerNode, layout, shared, log))
+    public static Props Props(string workerId, int actors, string host, ITransportToNode transport, IActorRef coordinator, IActorRef workerNode, ILogger log) =>
+        Akka.Actor.Props.Create(() => new WorkerLink(workerId, actors, host, transport, coordinator, workerNode, log))
             .WithDispatcher(AkkaHost.PinnedDispatcher);
 
     private void Ready()
     {
         Receive<ComputeShard>(shard =>
         {
-            inFlight = new InFlight(shard, Stopwatch.GetTimestamp());
-            // The coordinator does not touch the parameters while a step is in flight, so they can be sent
-            // straight from its tensors' memory (or published once for every co-located worker).
-            var frame = new ShardFrame(shard.Step, shard.ShardIndex, shard.Noise.Length / shard.SampleIndices.Length,
-                shard.SampleIndices, shard.Noise);
-            if (shared is null) channel.Send(frame, parameters);
-            else
+            inFlight[(shard.Step, shard.ShardIndex)] = new InFlight(shard, Stopwatch.GetTimestamp());
+            // The coordinator does not touch the parameters while a step is in flight, so the transport can take
+            // them straight from its tensors' memory.
+            try
             {
-                shared.Parameters.Publish(shard.Step, parameters);
-                channel.Send(frame);
+                transport.SendShard(new ShardFrame(shard.Step, shard.ShardIndex, shard.Noise.Length / shard.SampleIndices.Length,
+                    shard.SampleIndices, shard.Noise, shard.Whole), parameters);
+            }
+            catch (Exception error)
+            {
+                Self.Tell(new ConnectionLost($"sending a shard failed: {error.Message}"));
             }
         });
         CommonHandlers();
@@ -80,7 +81,7 @@ public sealed class WorkerLink : ReceiveActor
     {
         Receive<SayGoodbye>(bye =>
         {
-            try { channel.Send(new ByeFrame(bye.Reason)); }
+            try { transport.SendBye(bye.Reason); }
             catch (Exception error) { log.Debug("Could not say Bye to worker {Worker}: {Error}", workerId, error.Message); }
             Sender.Tell(Done.Instance);
             Context.Stop(Self);
@@ -100,100 +101,57 @@ public sealed class WorkerLink : ReceiveActor
     protected override void PreStart()
     {
         Context.Watch(workerNode);
-        channel.Send(new WelcomeFrame(layout));
         var self = Self;
         new Thread(() => ReadLoop(self)) { IsBackground = true, Name = $"data-plane-{workerId}" }.Start();
-        coordinator.Tell(new RegisterWorker(workerId));
+        coordinator.Tell(new RegisterWorker(workerId, actors, host));
     }
 
-    /// <summary>Receives Gradient frames until the connection ends; runs on its own thread.</summary>
+    /// <summary>Receives the node's answers until the connection ends; runs on its own thread.</summary>
     private void ReadLoop(IActorRef self)
     {
+        var counted = transport.Bytes; // bytes up to the previous answer; the rest are this answer's
         try
         {
             while (true)
             {
-                var frame = channel.Receive();
-                if (frame.Message is ShardFailedFrame failed)
+                switch (transport.Receive(Validate))
                 {
-                    OnFailed(failed, frame, self);
-                    continue;
+                    case FailureAnswer { Failure: var failed }:
+                        if (!inFlight.TryRemove((failed.Step, failed.ShardIndex), out _))
+                            throw new WireError($"failure of step {failed.Step} shard {failed.ShardIndex}, which is not outstanding here");
+                        coordinator.Tell(new ShardFailed(failed.Step, failed.ShardIndex, workerId, failed.Reason), self);
+                        break;
+                    case GradientAnswer { Header: var result } answer:
+                        // A finite loss cannot have a NaN or infinite gradient: such a frame is corrupt, not a diverged
+                        // model (whose non-finite loss the coordinator sees and skips the step for).
+                        if (double.IsFinite(result.LossSum) && !answer.Finite)
+                        {
+                            answer.Gradient.Dispose();
+                            throw new WireError($"gradient for step {result.Step} shard {result.ShardIndex} holds NaN or infinite values");
+                        }
+                        inFlight.TryRemove((result.Step, result.ShardIndex), out var sent);
+                        var moved = transport.Bytes;
+                        stats.Record(Stopwatch.GetTimestamp() - sent!.StartedTicks, result.ComputeMicros, moved);
+                        var cost = new ShardCost(result.ComputeMicros, moved.Sent - counted.Sent, moved.Received - counted.Received);
+                        counted = moved;
+                        coordinator.Tell(new ShardGradient(result.Step, result.ShardIndex, workerId, answer.Gradient, result.LossSum, result.SampleCount, cost), self);
+                        break;
                 }
-                if (frame.Message is not GradientFrame result)
-                    throw new WireError($"a worker may only send Gradient and ShardFailed frames here, got {frame.Message.Kind}");
-                var expected = inFlight ?? throw new WireError("a Gradient frame arrived with no shard outstanding");
-                Validate(result, expected.Shard);
-                var (gradient, finite) = Receive(frame);
-                // A finite loss cannot have a NaN or infinite gradient: such a frame is corrupt, not a diverged model
-                // (whose non-finite loss the coordinator sees and skips the step for).
-                if (double.IsFinite(result.LossSum) && !finite)
-                {
-                    gradient.Dispose();
-                    throw new WireError($"gradient for step {result.Step} shard {result.ShardIndex} holds NaN or infinite values");
-                }
-                inFlight = null;
-                stats.Record(Stopwatch.GetTimestamp() - expected.StartedTicks, result.ComputeMicros, 2 * TensorLayout.PayloadBytes(layout));
-                coordinator.Tell(new ShardGradient(result.Step, result.ShardIndex, workerId, gradient,
-                    result.LossSum, result.ReconstructionSum, result.KlSum, result.SampleCount), self);
             }
         }
         catch (Exception error)
         {
             self.Tell(new ConnectionLost(error is EndOfStreamException or WireError ? error.Message : $"{error.GetType().Name}: {error.Message}"));
         }
-        finally
-        {
-            shared?.Gradients.Dispose(); // this thread is the region's only reader: unmapped only once it is done
-        }
     }
 
-    /// <summary>The worker could not compute its shard: the coordinator hears it as from any worker.</summary>
-    private void OnFailed(ShardFailedFrame failed, ReceivedFrame frame, IActorRef self)
+    /// <summary>The header must answer a shard that was sent: same step, shard and sample count; checked before its tensors are read.</summary>
+    private void Validate(GradientFrame result)
     {
-        var expected = inFlight ?? throw new WireError("a ShardFailed frame arrived with no shard outstanding");
-        if (failed.Step != expected.Shard.Step || failed.ShardIndex != expected.Shard.ShardIndex)
-            throw new WireError($"failure of step {failed.Step} shard {failed.ShardIndex}, but step {expected.Shard.Step} shard {expected.Shard.ShardIndex} was sent");
-        if (frame.PayloadBytes != 0) throw new WireError("a ShardFailed frame carries no payload");
-        inFlight = null;
-        coordinator.Tell(new ShardFailed(failed.Step, failed.ShardIndex, workerId, failed.Reason), self);
-    }
-
-    /// <summary>The header must answer the shard that was sent: same step, shard and sample count.</summary>
-    private static void Validate(GradientFrame result, ComputeShard sent)
-    {
-        if (result.Step != sent.Step || result.ShardIndex != sent.ShardIndex)
-            throw new WireError($"gradient for step {result.Step} shard {result.ShardIndex}, but step {sent.Step} shard {sent.ShardIndex} was sent");
-        if (result.SampleCount != sent.SampleIndices.Length)
-            throw new WireError($"gradient over {result.SampleCount} samples, but the shard had {sent.SampleIndices.Length}");
-    }
-
-    /// <summary>
-    /// Reads the payload straight into fresh gradient tensors, which the ShardGradient then owns, and checks them
-    /// for NaN and infinities (on this thread: the coordinator's cores are busy with the step).
-    /// </summary>
-    private (GradientSum Gradient, bool Finite) Receive(ReceivedFrame frame)
-    {
-        var tensors = layout.Select(t => empty(t.Shape, ScalarType.Float32)).ToList();
-        try
-        {
-            bool finite;
-            if (shared is not null)
-            {
-                if (frame.PayloadBytes != 0) throw new WireError("a shared-memory worker sent a payload over the socket");
-                finite = shared.Gradients.ReadChecked(tensors);
-            }
-            else
-            {
-                channel.ReceivePayload(frame, tensors);
-                finite = tensors.All(t => FiniteCheck.AllFinite(TensorChunks.Floats(t, 0, checked((int)t.numel()))));
-            }
-            return (new GradientSum(tensors), finite);
-        }
-        catch
-        {
-            foreach (var t in tensors) t.Dispose();
-            throw;
-        }
+        if (!inFlight.TryGetValue((result.Step, result.ShardIndex), out var sent))
+            throw new WireError($"gradient for step {result.Step} shard {result.ShardIndex}, which is not outstanding here");
+        if (result.SampleCount != sent.Shard.SampleIndices.Length)
+            throw new WireError($"gradient over {result.SampleCount} samples, but the shard had {sent.Shard.SampleIndices.Length}");
     }
 
     protected override void PostStop()
@@ -202,6 +160,6 @@ public sealed class WorkerLink : ReceiveActor
         if (s.Shards > 0)
             log.Information("Data plane to worker {Worker}: {Shards} shards, round trip {RoundTripMs:F2} ms of which compute {ComputeMs:F2} ms and transfer {TransferMs:F2} ms, {Megabytes:F0} MB moved",
                 workerId, s.Shards, s.RoundTripMs, s.ComputeMs, s.TransferMs, s.Megabytes);
-        channel.Dispose(); // ends the reader thread, which releases the gradient region
+        transport.Dispose(); // ends the reader thread; shared memory is unmapped once no read is under way
     }
 }

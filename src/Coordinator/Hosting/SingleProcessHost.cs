@@ -12,12 +12,16 @@ using VaeCluster.Worker;
 namespace VaeCluster.Coordinator.Hosting;
 
 /// <summary>
-/// Single-process mode: the coordinator and N worker actors in one ActorSystem, passing tensors by reference.
-/// Each worker gets its own thread and TorchSharp computes single-threaded inside it, so N workers use N cores
-/// without the two thread pools fighting over them.
+/// Single-process mode: the coordinator and one worker node (a WorkerPool of N worker actors) in one ActorSystem,
+/// passing tensors by reference: the same pool a worker node runs, with the coordinator in place of the link.
+/// Each worker actor gets its own thread and TorchSharp computes single-threaded inside it, so N workers use N
+/// cores without the two thread pools fighting over them.
 /// </summary>
 public static class SingleProcessHost
 {
+    /// <summary>The one worker node of a single-process run, as the ledger names it.</summary>
+    public const string LocalNode = "local";
+
     public static async Task<TrainingFinished> RunAsync(
         TrainingState state, RunRecorder recorder, MnistDataset data, WatchPlan watch, ILogger log, CancellationToken cancel)
     {
@@ -31,8 +35,7 @@ public static class SingleProcessHost
             TrainingMonitors.Start(system, watch);
             var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
             registry.Register<CoordinatorActor>(coordinator);
-            for (int i = 1; i <= state.Options.Workers; i++)
-                system.ActorOf(WorkerActor.Props($"worker-{i}", coordinator, shape, data.Train), $"worker-{i}");
+            system.ActorOf(WorkerPool.Props(LocalNode, state.Options.Workers, coordinator, shape, data.Train), "workers");
         }));
         await host.StartAsync(cancel);
         try

@@ -16,9 +16,9 @@ public static class RunEventReader
 
     private static readonly (string Fragment, RunEventKind Kind)[] Templates =
     [
-        ("Worker {Worker} registered", RunEventKind.Join),
+        ("Worker node {Worker} registered", RunEventKind.Join),
         ("connected its data plane", RunEventKind.Join),
-        ("Worker {Worker} left", RunEventKind.Leave),
+        ("Worker node {Worker} left", RunEventKind.Leave),
         ("Paused at step", RunEventKind.Pause),
         ("Resuming at step", RunEventKind.Resume),
         ("has waited", RunEventKind.Stall),

@@ -12,7 +12,8 @@ public sealed record EpochMetrics(
     [property: JsonPropertyName("test_loss")] double TestLoss,
     [property: JsonPropertyName("samples_per_s")] double SamplesPerSecond,
     [property: JsonPropertyName("train_s")] double TrainSeconds,
-    [property: JsonPropertyName("workers")] int Workers);
+    [property: JsonPropertyName("workers")] int Workers,
+    [property: JsonPropertyName("nodes"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<NodeFigures>? Nodes = null);
 
 /// <summary>
 /// Appends JSON lines: one per epoch, and event lines ({"event": "evaluate", "epoch": E, ...}) that describe the

@@ -33,7 +33,8 @@ public sealed class RunRecorder(RunDirectory run, MnistSplit test, int keepCheck
     /// Evaluates, records and draws the epoch just trained; reads the state without changing it (it may run off the
     /// coordinator's thread). Disposes <paramref name="testNoise"/>.
     /// </summary>
-    public EpochMetrics CloseEpoch(TrainingState state, IReadOnlyList<TorchSharp.torch.Tensor> testNoise, EpochTally tally, int workers)
+    public EpochMetrics CloseEpoch(TrainingState state, IReadOnlyList<TorchSharp.torch.Tensor> testNoise, EpochTally tally, int workers,
+        IReadOnlyList<NodeFigures>? nodes = null)
     {
         double testLoss;
         try { testLoss = Evaluator.TestLoss(state.Model, test, testNoise); }
@@ -46,7 +47,8 @@ public sealed class RunRecorder(RunDirectory run, MnistSplit test, int keepCheck
             TestLoss: Math.Round(testLoss, 4),
             SamplesPerSecond: Math.Round(tally.Samples / Math.Max(1e-9, tally.Seconds), 1),
             TrainSeconds: Math.Round(tally.Seconds, 3),
-            Workers: workers);
+            Workers: workers,
+            Nodes: nodes);
         metrics.Append(record);
         RunPictures.Samples(state.Model, run.Samples, SampleCount, state.Options.Seed);
         RunPictures.Reconstructions(state.Model, test, run.Reconstructions);

@@ -11,6 +11,7 @@ public sealed class StepInFlight(long step, int epoch, int stepInEpoch, IReadOnl
 {
     private readonly ShardGradient?[] results = new ShardGradient?[shards.Count];
     private readonly IActorRef?[] owners = new IActorRef?[shards.Count];
+    private readonly long[] sentAt = new long[shards.Count], answeredAt = new long[shards.Count];
     private readonly Queue<int> orphans = new();
     private readonly SortedSet<int> reassigned = [];
 
@@ -28,7 +29,19 @@ public sealed class StepInFlight(long step, int epoch, int stepInEpoch, IReadOnl
     public IEnumerable<(int Shard, IActorRef? Owner)> Pending =>
         Enumerable.Range(0, results.Length).Where(i => !IsDone(i)).Select(i => (i, owners[i]));
 
-    public void Assign(int shardIndex, IActorRef worker) => owners[shardIndex] = worker;
+    public void Assign(int shardIndex, IActorRef worker)
+    {
+        owners[shardIndex] = worker;
+        sentAt[shardIndex] = System.Diagnostics.Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>From the shard's (last) sending to its result, in ms.</summary>
+    public double RoundTripMs(int shardIndex) => Ms(answeredAt[shardIndex] - sentAt[shardIndex]);
+
+    /// <summary>From the shard's result to <paramref name="now"/> (the step applied): how long its node waited on the others, in ms.</summary>
+    public double WaitedMs(int shardIndex, long now) => Ms(now - answeredAt[shardIndex]);
+
+    private static double Ms(long ticks) => ticks * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
 
     public IActorRef? OwnerOf(int shardIndex) => owners[shardIndex];
 
@@ -41,6 +54,7 @@ public sealed class StepInFlight(long step, int epoch, int stepInEpoch, IReadOnl
         if (results[result.ShardIndex] is not null) return false;
         if (result.SampleCount != Shards[result.ShardIndex].SampleIndices.Length) return false;
         results[result.ShardIndex] = result;
+        answeredAt[result.ShardIndex] = System.Diagnostics.Stopwatch.GetTimestamp();
         return true;
     }
 

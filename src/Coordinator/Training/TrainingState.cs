@@ -27,9 +27,6 @@ public sealed class TrainingState : IDisposable
     /// <summary>The run's random stream after the initial weights: data order, noise, test-set noise.</summary>
     public RunRandomness Randomness { get; }
 
-    /// <summary>Where each update is also written as it is made (cluster mode); null in single-process mode.</summary>
-    public IParameterMirror? Mirror { get; set; }
-
     private TrainingState(TrainingOptions options, int trainCount)
     {
         Options = options;
@@ -82,7 +79,7 @@ public sealed class TrainingState : IDisposable
             finite = gradientFinite && shardsInOrder.All(s => double.IsFinite(s.LossSum));
             if (finite)
             {
-                Optimizer.Apply(gradient, Mirror is null ? null : Mirror.Chunk);
+                Optimizer.Apply(gradient);
                 EpochLoss = EpochLoss.Add(shardsInOrder.Sum(s => s.LossSum), shardsInOrder.Sum(s => s.SampleCount));
             }
         }
@@ -91,7 +88,6 @@ public sealed class TrainingState : IDisposable
             foreach (var shard in shardsInOrder) shard.Gradient.Dispose();
         }
         Advance();
-        if (finite) Mirror?.Holds(Cursor.GlobalStep);
         return finite;
     }
 

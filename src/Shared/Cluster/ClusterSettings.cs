@@ -41,6 +41,9 @@ public sealed record ClusterSettings
     /// <summary>How tensors travel (--transport): shared memory where it can, or always TCP.</summary>
     public DataTransport Transport { get; init; } = DataTransport.Auto;
 
+    /// <summary>Whether this node offers (coordinator) or takes (worker) shared memory when it can.</summary>
+    public bool SharedMemory => Transport == DataTransport.Auto;
+
     public string AdvertisedHost => string.IsNullOrWhiteSpace(PublicHost) ? Host : PublicHost;
 
     /// <summary>Akka.Remote runs over TLS: with the given certificate, or with the key the secret gives.</summary>

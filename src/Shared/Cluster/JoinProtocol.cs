@@ -12,10 +12,11 @@ public interface IJoinMessage;
 /// <param name="TrainSamples">How many training images the worker loaded: it must hold every index it may be sent.</param>
 /// <param name="TrainDataSha256">The DataDigest of the worker's training set: it must be the coordinator's, or the
 /// same indices would name other images and the run would quietly train on a mix.</param>
-public sealed record JoinTraining(string WorkerId, int ProtocolVersion, int TrainSamples, string TrainDataSha256) : IJoinMessage
+/// <param name="Actors">The node's worker actors (--workers): it takes shares of each batch in proportion.</param>
+public sealed record JoinTraining(string WorkerId, int ProtocolVersion, int TrainSamples, string TrainDataSha256, int Actors = 1) : IJoinMessage
 {
-    /// <summary>The join protocol this build speaks (2: JoinTraining carries the data digest); nodes must agree.</summary>
-    public const int CurrentProtocol = 2;
+    /// <summary>The join protocol this build speaks (3: nodes with several worker actors, frame version 2); nodes must agree.</summary>
+    public const int CurrentProtocol = 3;
 }
 
 /// <summary>
@@ -26,8 +27,12 @@ public sealed record JoinTraining(string WorkerId, int ProtocolVersion, int Trai
 public sealed record DataPlaneOffer(
     string WorkerId, string Host, int Port, string Token, ModelShape Model, SharedMemoryOffer? SharedMemory) : IJoinMessage;
 
-/// <summary>Where the parameters are published each step and where this worker writes its gradients; both files start with Cookie.</summary>
-public sealed record SharedMemoryOffer(string ParametersPath, string GradientPath, string Cookie);
+/// <summary>
+/// Where the parameters are published each step and where this worker writes its gradients; both files start with
+/// Cookie. The gradient region has <paramref name="GradientSlots"/> payloads: a node that may hold several whole
+/// shards at once (deterministic runs) writes its n-th gradient into slot n mod slots.
+/// </summary>
+public sealed record SharedMemoryOffer(string ParametersPath, string GradientPath, string Cookie, int GradientSlots = 1);
 
 /// <summary>The coordinator will not take this worker; Reason says why, for the worker's log.</summary>
 public sealed record JoinRefused(string WorkerId, string Reason) : IJoinMessage;

@@ -13,7 +13,7 @@ namespace VaeCluster.DataPlane;
 public sealed class FrameChannel : IDisposable
 {
     public const uint Magic = 0x46454156; // "VAEF" in little-endian bytes
-    public const byte Version = 1;
+    public const byte Version = 2; // 2: Shard frames say whether they are whole, Gradient frames carry one loss sum
     public const int PrefixBytes = 20;
     /// <summary>The largest header of any kind (Shard and Welcome); the other kinds have tighter bounds of their own.</summary>
     public const int MaxHeaderBytes = 8 << 20;

@@ -11,7 +11,7 @@ public enum FrameKind : byte
     Refused = 3,
     /// <summary>Coordinator to worker: a shard to compute, with the current parameters as payload.</summary>
     Shard = 4,
-    /// <summary>Worker to coordinator: a shard's loss sums, with the gradient as payload.</summary>
+    /// <summary>Worker to coordinator: a shard's loss sum, with the gradient as payload.</summary>
     Gradient = 5,
     /// <summary>Coordinator to worker: training is over; the worker may exit.</summary>
     Bye = 6,

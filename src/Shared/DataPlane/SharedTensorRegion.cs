@@ -107,19 +107,21 @@ public sealed unsafe class SharedTensorRegion : IDisposable
         return new Span<float>(start + CookieBytes + floatOffset * sizeof(float), length);
     }
 
-    /// <summary>Copies the tensors into the region, back to back.</summary>
-    public void Write(IReadOnlyList<Tensor> tensors) => Copy(tensors, toRegion: true);
+    /// <summary>
+    /// Copies the tensors into the region, back to back, into payload slot <paramref name="slot"/> (a region may
+    /// hold several payloads of the tensors' size).
+    /// </summary>
+    public void Write(IReadOnlyList<Tensor> tensors, int slot = 0) => Copy(tensors, toRegion: true, slot);
 
-    /// <summary>Copies the region into the tensors, which must add up to its size.</summary>
-    public void Read(IReadOnlyList<Tensor> tensors) => Copy(tensors, toRegion: false);
+    /// <summary>Copies payload slot <paramref name="slot"/> of the region into the tensors.</summary>
+    public void Read(IReadOnlyList<Tensor> tensors, int slot = 0) => Copy(tensors, toRegion: false, slot);
 
-    /// <summary>Copies the region into the tensors; false if it held NaN or infinite values (checked in the same pass).</summary>
-    public bool ReadChecked(IReadOnlyList<Tensor> tensors)
+    /// <summary>Copies payload slot <paramref name="slot"/> into the tensors; false if it held NaN or infinite values (checked in the same pass).</summary>
+    public bool ReadChecked(IReadOnlyList<Tensor> tensors, int slot = 0)
     {
         long total = tensors.Sum(t => t.numel() * sizeof(float));
-        if (total != Bytes) throw new WireError($"tensors of {total} bytes do not fit a shared region of {Bytes}");
         bool finite = true;
-        long offset = 0;
+        long offset = SlotOffset(total, slot) / sizeof(float);
         foreach (var tensor in tensors)
         {
             int n = checked((int)tensor.numel());
@@ -129,11 +131,18 @@ public sealed unsafe class SharedTensorRegion : IDisposable
         return finite;
     }
 
-    private void Copy(IReadOnlyList<Tensor> tensors, bool toRegion)
+    /// <summary>Where slot <paramref name="slot"/> of payloads of <paramref name="payloadBytes"/> starts; the region must hold whole slots.</summary>
+    private long SlotOffset(long payloadBytes, int slot)
+    {
+        if (payloadBytes == 0 || Bytes % payloadBytes != 0 || slot < 0 || (slot + 1) * payloadBytes > Bytes)
+            throw new WireError($"tensors of {payloadBytes} bytes (slot {slot}) do not fit a shared region of {Bytes}");
+        return slot * payloadBytes;
+    }
+
+    private void Copy(IReadOnlyList<Tensor> tensors, bool toRegion, int slot)
     {
         long total = tensors.Sum(t => t.numel() * sizeof(float));
-        if (total != Bytes) throw new WireError($"tensors of {total} bytes do not fit a shared region of {Bytes}");
-        long offset = 0;
+        long offset = SlotOffset(total, slot);
         foreach (var tensor in tensors)
         {
             var memory = FrameChannel.Float32Bytes(tensor);

@@ -85,8 +85,11 @@ public sealed record ByeFrame(string Reason) : IWireMessage
     public static ByeFrame Read(BinaryReader r) => new(WireText.Read(r));
 }
 
-/// <summary>A shard to compute: the samples' indices into the training set and their slice of the step's noise.</summary>
-public sealed record ShardFrame(long Step, int ShardIndex, int Latent, int[] SampleIndices, float[] Noise) : IWireMessage
+/// <summary>
+/// A shard to compute: the samples' indices into the training set and their slice of the step's noise.
+/// <paramref name="Whole"/>: one worker actor computes it uncut (deterministic runs), see ComputeShard.
+/// </summary>
+public sealed record ShardFrame(long Step, int ShardIndex, int Latent, int[] SampleIndices, float[] Noise, bool Whole = false) : IWireMessage
 {
     public const int MaxSamples = 1 << 20;
     public FrameKind Kind => FrameKind.Shard;
@@ -99,6 +102,7 @@ public sealed record ShardFrame(long Step, int ShardIndex, int Latent, int[] Sam
         w.Write(SampleIndices.Length);
         foreach (int i in SampleIndices) w.Write(i);
         foreach (float f in Noise) w.Write(f);
+        w.Write(Whole);
     }
 
     public static ShardFrame Read(BinaryReader r)
@@ -112,28 +116,27 @@ public sealed record ShardFrame(long Step, int ShardIndex, int Latent, int[] Sam
         for (int i = 0; i < n; i++) indices[i] = r.ReadInt32();
         var noise = new float[checked(n * latent)];
         for (int i = 0; i < noise.Length; i++) noise[i] = r.ReadSingle();
-        return new ShardFrame(step, shard, latent, indices, noise);
+        bool whole = r.ReadBoolean();
+        return new ShardFrame(step, shard, latent, indices, noise, whole);
     }
 }
 
 /// <summary>
-/// A shard's result: its loss sums (the gradient of LossSum travels as the payload), and how long the worker
-/// computed, so the coordinator can tell transport time from compute time.
+/// A shard's result: its loss sum (the gradient of LossSum travels as the payload), and how long the worker
+/// node computed, so the coordinator can tell transport time from compute time.
 /// </summary>
-public sealed record GradientFrame(
-    long Step, int ShardIndex, int SampleCount, double LossSum, double ReconstructionSum, double KlSum, long ComputeMicros) : IWireMessage
+public sealed record GradientFrame(long Step, int ShardIndex, int SampleCount, double LossSum, long ComputeMicros) : IWireMessage
 {
-    public const int HeaderBytes = 2 * sizeof(int) + 2 * sizeof(long) + 3 * sizeof(double);
+    public const int HeaderBytes = 2 * sizeof(int) + 2 * sizeof(long) + sizeof(double);
     public FrameKind Kind => FrameKind.Gradient;
 
     public void Write(BinaryWriter w)
     {
         w.Write(Step); w.Write(ShardIndex); w.Write(SampleCount);
-        w.Write(LossSum); w.Write(ReconstructionSum); w.Write(KlSum); w.Write(ComputeMicros);
+        w.Write(LossSum); w.Write(ComputeMicros);
     }
 
-    public static GradientFrame Read(BinaryReader r) =>
-        new(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64());
+    public static GradientFrame Read(BinaryReader r) => new(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadDouble(), r.ReadInt64());
 }
 
 /// <summary>The answer to a shard whose computation failed on the worker (it threw); the coordinator skips the step.</summary>

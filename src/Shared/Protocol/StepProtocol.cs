@@ -10,8 +10,13 @@ namespace VaeCluster.Protocol;
 /// </summary>
 public interface IStepMessage;
 
-/// <summary>A worker announces itself to the coordinator when it starts.</summary>
-public sealed record RegisterWorker(string WorkerId) : IStepMessage;
+/// <summary>
+/// A participant announces itself to the coordinator when it starts: a worker node (a <c>WorkerPool</c>, or the
+/// link that stands in for a remote one) with <paramref name="Actors"/> worker actors. The coordinator cuts each
+/// batch across participants in proportion to their actors.
+/// </summary>
+/// <paramref name="Host"/> names the machine in the run's per-node figures.
+public sealed record RegisterWorker(string WorkerId, int Actors = 1, string? Host = null) : IStepMessage;
 
 /// <summary>
 /// The coordinator's answer: the parameters the worker's replica must compute with. In single-process mode the
@@ -26,16 +31,23 @@ public sealed record SharedParameters(IReadOnlyList<(string Name, Tensor Tensor)
 /// Compute the summed loss gradient of one shard of a global batch.
 /// <paramref name="Noise"/> is this shard's slice of the step's reparameterisation noise ([samples x latent],
 /// row-major), so the result does not depend on how the global batch was cut.
+/// A node cuts a shard further across its actors and answers one summed gradient, unless <paramref name="Whole"/>
+/// (deterministic runs): then one actor computes it, so that its gradient is bit-for-bit the same on any node.
 /// </summary>
-public sealed record ComputeShard(long Step, int ShardIndex, int[] SampleIndices, float[] Noise) : IStepMessage;
+public sealed record ComputeShard(long Step, int ShardIndex, int[] SampleIndices, float[] Noise, bool Whole = false) : IStepMessage;
 
 /// <summary>
-/// A shard's result: gradients of the summed loss (one tensor per parameter, state_dict order), and loss sums.
+/// A shard's result: gradients of the summed loss (one tensor per parameter, state_dict order), and the loss sum.
 /// Sums, not means, so that shard results add up to the global batch's.
 /// </summary>
 public sealed record ShardGradient(
-    long Step, int ShardIndex, string WorkerId, GradientSum Gradient,
-    double LossSum, double ReconstructionSum, double KlSum, int SampleCount) : IStepMessage;
+    long Step, int ShardIndex, string WorkerId, GradientSum Gradient, double LossSum, int SampleCount, ShardCost? Cost = null) : IStepMessage;
+
+/// <summary>
+/// What a shard cost the node that answered it: its compute time, and the bytes its transport moved to and from
+/// it since its previous answer (none in one process), for the run's per-node figures.
+/// </summary>
+public sealed record ShardCost(long ComputeMicros, long BytesToNode, long BytesFromNode);
 
 /// <summary>
 /// A worker could not compute a shard: its computation threw (for instance binary cross-entropy on a decoder output

@@ -29,14 +29,8 @@ public sealed class Adam : IDisposable
         ExpAvgSq = this.parameters.Select(p => zeros_like(p)).ToList();
     }
 
-    /// <summary>
-    /// Where updated parameter values are also written, chunk by chunk, as the update makes them: cluster mode
-    /// publishes the parameters to co-located workers this way, within the same pass instead of a copy after it.
-    /// </summary>
-    public delegate Span<float> MirrorChunk(int tensorIndex, int start, int length);
-
     /// <summary>Applies one update given the gradient of each parameter (same order as the parameters).</summary>
-    public void Apply(IReadOnlyList<Tensor> gradients, MirrorChunk? mirror = null)
+    public void Apply(IReadOnlyList<Tensor> gradients)
     {
         if (gradients.Count != parameters.Count)
             throw new ArgumentException($"expected {parameters.Count} gradients, got {gradients.Count}");
@@ -46,11 +40,9 @@ public sealed class Adam : IDisposable
         float bias2Sqrt = (float)Math.Sqrt(1 - Math.Pow(Beta2, Step));
         TensorChunks.ForEach(parameters, (t, start, length) =>
         {
-            var p = TensorChunks.Floats(parameters[t], start, length);
-            Update(p, TensorChunks.Floats(gradients[t], start, length),
+            Update(TensorChunks.Floats(parameters[t], start, length), TensorChunks.Floats(gradients[t], start, length),
                 TensorChunks.Floats(ExpAvg[t], start, length), TensorChunks.Floats(ExpAvgSq[t], start, length),
                 stepSize, bias2Sqrt);
-            if (mirror is not null) p.CopyTo(mirror(t, start, length)); // still in cache
         });
     }
 

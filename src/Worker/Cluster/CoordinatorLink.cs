@@ -13,9 +13,9 @@ namespace VaeCluster.Worker.Cluster;
 
 /// <summary>
 /// Stands in for the coordinator inside a worker node: it finds the coordinator through cluster membership,
-/// joins, connects the data plane, and then feeds the node's WorkerActor the shards that arrive, writing each
-/// answer back as a Gradient frame. The WorkerActor is the same one single-process mode runs; its replica
-/// computes with this link's parameter buffer, which every Shard frame's payload overwrites in place.
+/// joins, connects the data plane, and then feeds the node's WorkerPool the shards that arrive, writing each
+/// answer back as a Gradient frame. The WorkerPool is the same one single-process mode runs; its actors' replicas
+/// compute with this link's parameter buffer, which a Shard frame's payload (one per step) overwrites in place.
 /// </summary>
 public sealed class CoordinatorLink : ReceiveActor, IWithTimers
 {
@@ -42,38 +42,39 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private sealed class OutOfPatience { public static readonly OutOfPatience Instance = new(); }
 
     private readonly string workerId;
+    private readonly int actors;
     private readonly MnistSplit train;
     private readonly string? secret;
+    private readonly bool sharedMemory;
     private readonly TaskCompletionSource<WorkerSessionEnd> ended;
     private readonly ILogger log;
-    private readonly DataTransport transport;
     private Address? coordinatorNode;
-    private FrameChannel? channel;
+    private ITransportToCoordinator? transport;
     private IVae? parameterBuffer;
     private IActorRef? worker;
-    private long computeStarted;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(long Step, int Shard), long> computeStarted = new();
     private int attempts;
     private int latent;
-    private SharedTensorRegion? sharedParameters, sharedGradients;
-    private IReadOnlyList<(string Name, Tensor Tensor)>? mappedParameters;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public CoordinatorLink(string workerId, MnistSplit train, string? secret, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log,
-        DataTransport transport = DataTransport.Auto)
+    /// <param name="sharedMemory">Take the coordinator's shared memory when this node can open it (--transport auto).</param>
+    public CoordinatorLink(string workerId, int actors, MnistSplit train, string? secret, bool sharedMemory,
+        TaskCompletionSource<WorkerSessionEnd> ended, ILogger log)
     {
-        this.transport = transport;
         this.workerId = workerId;
+        this.actors = actors;
         this.train = train;
         this.secret = secret;
+        this.sharedMemory = sharedMemory;
         this.ended = ended;
         this.log = log;
         Joining();
     }
 
-    public static Props Props(string workerId, MnistSplit train, string? secret, TaskCompletionSource<WorkerSessionEnd> ended, ILogger log,
-        DataTransport transport = DataTransport.Auto) =>
-        Akka.Actor.Props.Create(() => new CoordinatorLink(workerId, train, secret, ended, log, transport));
+    public static Props Props(string workerId, int actors, MnistSplit train, string? secret, bool sharedMemory,
+        TaskCompletionSource<WorkerSessionEnd> ended, ILogger log) =>
+        Akka.Actor.Props.Create(() => new CoordinatorLink(workerId, actors, train, secret, sharedMemory, ended, log));
 
     protected override void PreStart()
     {
@@ -144,25 +145,20 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     {
         Receive<RegisterWorker>(_ =>
         {
-            // On the coordinator's machine the model computes straight from the published parameters.
-            Sender.Tell(new WorkerAccepted(workerId, new SharedParameters(mappedParameters ?? parameterBuffer!.NamedParameters())));
-            // Shards are read only now: the WorkerActor must have its parameters before its first shard.
+            // The models compute straight from where the transport leaves each step's parameters.
+            Sender.Tell(new WorkerAccepted(workerId, new SharedParameters(transport!.Parameters)));
+            // Shards are read only now: the WorkerPool must have its parameters before its first shard.
             StartReading();
         });
         Receive<ShardGradient>(result =>
         {
             using var gradient = result.Gradient;
-            long computeMicros = (Stopwatch.GetTimestamp() - Volatile.Read(ref computeStarted)) * 1_000_000 / Stopwatch.Frequency;
+            long computeMicros = computeStarted.TryRemove((result.Step, result.ShardIndex), out long started)
+                ? (Stopwatch.GetTimestamp() - started) * 1_000_000 / Stopwatch.Frequency
+                : 0;
             try
             {
-                var frame = new GradientFrame(result.Step, result.ShardIndex, result.SampleCount, result.LossSum,
-                    result.ReconstructionSum, result.KlSum, computeMicros);
-                if (sharedGradients is null) channel!.Send(frame, gradient.Tensors);
-                else
-                {
-                    sharedGradients.Write(gradient.Tensors);
-                    channel!.Send(frame);
-                }
+                transport!.SendGradient(new GradientFrame(result.Step, result.ShardIndex, result.SampleCount, result.LossSum, computeMicros), gradient.Tensors);
             }
             catch (Exception error)
             {
@@ -171,7 +167,8 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         });
         Receive<ShardFailed>(failed =>
         {
-            try { channel!.Send(new ShardFailedFrame(failed.Step, failed.ShardIndex, failed.Reason)); }
+            computeStarted.TryRemove((failed.Step, failed.ShardIndex), out _);
+            try { transport!.SendFailure(new ShardFailedFrame(failed.Step, failed.ShardIndex, failed.Reason)); }
             catch (Exception error) { End(WorkerSessionOutcome.Lost, $"sending a shard failure failed: {error.Message}"); }
         });
         Receive<ByeArrived>(bye => End(WorkerSessionOutcome.Finished, bye.Reason));
@@ -186,28 +183,32 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private void AskToJoin()
     {
         var gateway = Context.ActorSelection(new RootActorPath(coordinatorNode!) / "user" / "worker-gateway");
-        gateway.Tell(new JoinTraining(workerId, JoinTraining.CurrentProtocol, train.Count, train.Sha256));
+        gateway.Tell(new JoinTraining(workerId, JoinTraining.CurrentProtocol, train.Count, train.Sha256, actors));
     }
 
     private void Connect(DataPlaneOffer offer)
     {
+        FrameChannel? channel = null;
+        WorkerSharedMemory? shared = null;
         try
         {
             var shape = offer.Model;
+            parameterBuffer?.Dispose();
             parameterBuffer = ModelFactory.Create(shape);
             var layout = TensorLayout.Of(parameterBuffer.NamedParameters());
-            OpenSharedMemory(transport == DataTransport.Tcp ? null : offer.SharedMemory, TensorLayout.PayloadBytes(layout));
-            if (sharedParameters is not null)
-                mappedParameters = layout.Zip(sharedParameters.MapTensors(layout), (l, t) => (l.Name, t)).ToList();
+            // On the coordinator's machine (and unless --transport tcp) the offered regions open.
+            shared = sharedMemory ? WorkerSharedMemory.TryOpen(offer.SharedMemory, layout) : null;
             channel = FrameChannel.Connect(offer.Host, offer.Port, HandshakeDeadline);
             channel.SetReceiveTimeout(HandshakeDeadline);
             if (channel.Receive().Message is not ChallengeFrame challenge) throw new WireError("expected a Challenge from the coordinator");
-            channel.Send(new HelloFrame(workerId, offer.Token, SharedMemory: sharedGradients is not null,
+            channel.Send(new HelloFrame(workerId, offer.Token, SharedMemory: shared is not null,
                 Proof: ClusterSecret.Prove(secret, challenge.Nonce, workerId, offer.Token)));
             var answer = channel.Receive();
             if (answer.Message is RefusedFrame refused)
             {
                 End(WorkerSessionOutcome.Refused, $"the coordinator refused the data plane: {refused.Reason}");
+                channel.Dispose();
+                shared?.Dispose();
                 return;
             }
             if (answer.Message is not WelcomeFrame welcome) throw new WireError($"expected Welcome, got {answer.Message.Kind}");
@@ -215,94 +216,69 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             {
                 End(WorkerSessionOutcome.Refused,
                     $"the coordinator's model ({string.Join(", ", welcome.Layout)}) is not the one this worker builds ({string.Join(", ", layout)})");
+                channel.Dispose();
+                shared?.Dispose();
                 return;
             }
             channel.SetReceiveTimeout(null);
+            transport = shared is null
+                ? new TcpTransportToCoordinator(channel, parameterBuffer.NamedParameters())
+                : new SharedMemoryTransportToCoordinator(channel, shared);
             Timers.Cancel(nameof(TryJoin));
             Timers.Cancel(nameof(OutOfPatience));
             Become(Connected);
             latent = shape.Latent;
-            worker = Context.ActorOf(WorkerActor.Props(workerId, Self, shape, train), "worker");
-            log.Information("Worker {Worker} joined: data plane connected to {Remote} ({Transport})", workerId, channel.Remote,
-                sharedGradients is null ? "tensors over TCP" : "tensors through shared memory");
+            worker = Context.ActorOf(WorkerPool.Props(workerId, actors, Self, shape, train), "workers");
+            log.Information("Worker node {Worker} with {Actors} workers joined: data plane connected to {Remote} ({Transport})",
+                workerId, actors, channel.Remote, transport.Description);
         }
         catch (Exception error)
         {
             channel?.Dispose();
-            channel = null;
-            CloseSharedMemory();
+            shared?.Dispose();
             log.Warning("Could not connect the data plane at {Host}:{Port}: {Error}; retrying", offer.Host, offer.Port, error.Message);
         }
-    }
-
-    /// <summary>Uses the offered shared memory when this node can open it, i.e. runs on the coordinator's machine.</summary>
-    private void OpenSharedMemory(SharedMemoryOffer? offer, long bytes)
-    {
-        CloseSharedMemory();
-        if (offer is null) return;
-        sharedParameters = SharedTensorRegion.TryOpen(offer.ParametersPath, bytes, offer.Cookie);
-        sharedGradients = sharedParameters is null ? null : SharedTensorRegion.TryOpen(offer.GradientPath, bytes, offer.Cookie);
-        if (sharedGradients is null) CloseSharedMemory();
-    }
-
-    private void CloseSharedMemory()
-    {
-        sharedParameters?.Dispose();
-        sharedGradients?.Dispose();
-        sharedParameters = sharedGradients = null;
     }
 
     private void StartReading()
     {
         var self = Self;
-        var open = channel!;
-        var parameters = parameterBuffer!.NamedParameters().Select(p => p.Tensor).ToList();
+        var open = transport!;
         int latentSize = latent;
-        var fromSharedMemory = sharedParameters;
         var computer = worker!;
-        new Thread(() => ReadLoop(open, parameters, fromSharedMemory, latentSize, computer, self)) { IsBackground = true, Name = "data-plane" }.Start();
+        new Thread(() => ReadLoop(open, latentSize, computer, self)) { IsBackground = true, Name = "data-plane" }.Start();
     }
 
-    /// <summary>Receives Shard and Bye frames until the connection ends; runs on its own thread.</summary>
-    private void ReadLoop(FrameChannel open, IReadOnlyList<Tensor> parameters, SharedTensorRegion? fromSharedMemory, int latent,
-        IActorRef computer, IActorRef self)
+    /// <summary>Receives shards and Bye until the connection ends; runs on its own thread.</summary>
+    private void ReadLoop(ITransportToCoordinator open, int latent, IActorRef computer, IActorRef self)
     {
         int trainSamples = train.Count;
         try
         {
             while (true)
             {
-                var frame = open.Receive();
-                switch (frame.Message)
+                switch (open.Receive())
                 {
                     case ShardFrame shard:
                         if (shard.Latent != latent) throw new WireError($"shard noise has latent size {shard.Latent}, the model {latent}");
                         if (shard.SampleIndices.Any(i => i < 0 || i >= trainSamples))
                             throw new WireError($"shard names a sample outside this worker's {trainSamples} training images");
-                        // The worker is idle (the coordinator sends one shard at a time), so the buffer is free.
-                        // Over shared memory the model already computes from the parameters the coordinator published.
-                        if (fromSharedMemory is null) open.ReceivePayload(frame, parameters);
-                        else if (frame.PayloadBytes != 0) throw new WireError("a shard sent a payload over a shared-memory connection");
-                        // Straight to the WorkerActor, answering to this link: one thread hand-off fewer per shard,
+                        // Straight to the WorkerPool, answering to this link: one thread hand-off fewer per shard,
                         // which counts on a machine whose cores are all computing.
-                        Volatile.Write(ref computeStarted, Stopwatch.GetTimestamp());
-                        computer.Tell(new ComputeShard(shard.Step, shard.ShardIndex, shard.SampleIndices, shard.Noise), self);
+                        computeStarted[(shard.Step, shard.ShardIndex)] = Stopwatch.GetTimestamp();
+                        computer.Tell(new ComputeShard(shard.Step, shard.ShardIndex, shard.SampleIndices, shard.Noise, shard.Whole), self);
                         break;
                     case ByeFrame bye:
                         self.Tell(new ByeArrived(bye.Reason));
                         return;
-                    default:
-                        throw new WireError($"a coordinator may not send {frame.Message.Kind} frames after Welcome");
+                    case var other:
+                        throw new WireError($"a coordinator may not send {other.Kind} frames after Welcome");
                 }
             }
         }
         catch (Exception error)
         {
             self.Tell(new ConnectionLost(error.Message));
-        }
-        finally
-        {
-            fromSharedMemory?.Dispose(); // this thread is its only reader: unmapped only once it is done
         }
     }
 
@@ -315,9 +291,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
-        channel?.Dispose(); // ends the reader thread, which releases the shared parameters
-        sharedGradients?.Dispose();
-        foreach (var (_, t) in mappedParameters ?? []) t.Dispose();
+        transport?.Dispose(); // ends the reader thread
         parameterBuffer?.Dispose();
     }
 }

@@ -11,7 +11,7 @@ namespace VaeCluster.Worker.Cluster;
 
 /// <summary>
 /// A worker node: an ActorSystem with the worker role that joins the cluster through the seeds and runs a
-/// CoordinatorLink (and through it a WorkerActor). When the coordinator goes away without saying Bye, the node
+/// CoordinatorLink (and through it a WorkerPool of K worker actors). When the coordinator goes away without saying Bye, the node
 /// starts a fresh ActorSystem and joins again, so a restarted coordinator finds its workers back by itself.
 /// </summary>
 public static class WorkerNodeHost
@@ -20,13 +20,13 @@ public static class WorkerNodeHost
 
     /// <returns>0 when training finished, 1 when the coordinator refused this worker.</returns>
     /// <param name="forwardLogs">this node's log events bound for the coordinator (RUN_DIR/logs/&lt;worker&gt;.clef)</param>
-    public static async Task<int> RunAsync(string workerId, ClusterSettings settings, MnistSplit train, ILogger log, CancellationToken cancel,
+    public static async Task<int> RunAsync(string workerId, int actors, ClusterSettings settings, MnistSplit train, ILogger log, CancellationToken cancel,
         LogForwardingQueue? forwardLogs = null)
     {
         TorchSharp.torch.set_num_threads(1);
         while (true)
         {
-            var end = await RunSessionAsync(workerId, settings, train, log, forwardLogs, cancel);
+            var end = await RunSessionAsync(workerId, actors, settings, train, log, forwardLogs, cancel);
             switch (end.Outcome)
             {
                 case WorkerSessionOutcome.Finished:
@@ -47,12 +47,12 @@ public static class WorkerNodeHost
     }
 
     private static async Task<WorkerSessionEnd> RunSessionAsync(
-        string workerId, ClusterSettings settings, MnistSplit train, ILogger log, LogForwardingQueue? forwardLogs, CancellationToken cancel)
+        string workerId, int actors, ClusterSettings settings, MnistSplit train, ILogger log, LogForwardingQueue? forwardLogs, CancellationToken cancel)
     {
         var ended = new TaskCompletionSource<WorkerSessionEnd>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var host = AkkaHost.Build(log, akka => akka
             .WithVaeCluster(settings, ClusterDefaults.WorkerRole, settings.Seeds)
-            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, train, settings.Secret, ended, log, settings.Transport), "coordinator-link"))
+            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, actors, train, settings.Secret, settings.SharedMemory, ended, log), "coordinator-link"))
             .WithActors((system, _) => { if (forwardLogs is not null) system.ActorOf(LogShipper.Props(forwardLogs), LogShipper.Name); }));
         await host.StartAsync(cancel);
         var system = host.Services.GetRequiredService<ActorSystem>();

@@ -109,12 +109,35 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
         Assert.All(master.NamedParameters().Zip(received), p => Assert.True(p.First.Tensor.equal(p.Second).all().item<bool>()));
 
         var gradient = master.NamedParameters().Select(p => randn_like(p.Tensor)).ToList();
-        channel.Send(new GradientFrame(0, 0, 2, 300, 280, 20, 1000), gradient);
+        channel.Send(new GradientFrame(0, 0, 2, 300, 1000), gradient);
         var result = coordinator.ExpectMsg<ShardGradient>();
         Assert.Equal(link, coordinator.LastSender);
         Assert.Equal((0L, 0, "w1", 2, 300.0), (result.Step, result.ShardIndex, result.WorkerId, result.SampleCount, result.LossSum));
         Assert.All(gradient.Zip(result.Gradient.Tensors), p => Assert.True(p.First.equal(p.Second).all().item<bool>()));
         result.Gradient.Dispose();
+    }
+
+    [Fact]
+    public void A_link_registers_the_nodes_actors_and_sends_a_steps_parameters_once_however_many_of_its_shards_the_node_holds()
+    {
+        var (channel, link) = Admit("pair", actors: 2);
+        using var _ = channel;
+        coordinator.Reply(new WorkerAccepted("pair", new SharedParameters(master.NamedParameters())));
+        coordinator.Send(link, new ComputeShard(0, 0, [1, 2], new float[2 * 20], Whole: true));
+        coordinator.Send(link, new ComputeShard(0, 2, [5], new float[20], Whole: true));
+        var first = channel.Receive();
+        Assert.Equal(TensorLayout.PayloadBytes(TensorLayout.Of(master.NamedParameters())), first.PayloadBytes);
+        channel.SkipPayload(first);
+        var second = channel.Receive();
+        Assert.Equal(0, second.PayloadBytes);
+        Assert.True(Assert.IsType<ShardFrame>(second.Message).Whole);
+
+        // Answers may come in any order; each becomes the ShardGradient of its own shard.
+        channel.Send(new GradientFrame(0, 2, 1, 10, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList());
+        channel.Send(new GradientFrame(0, 0, 2, 20, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList());
+        var answers = new[] { coordinator.ExpectMsg<ShardGradient>(), coordinator.ExpectMsg<ShardGradient>() };
+        Assert.Equal([2, 0], answers.Select(a => a.ShardIndex));
+        foreach (var a in answers) a.Gradient.Dispose();
     }
 
     [Fact]
@@ -124,7 +147,7 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
         using var _ = channel;
 
         // The link refuses on the header and may cut the connection before the payload is through: that is fine.
-        try { channel.Send(new GradientFrame(Step: 4, 0, 1, 1, 1, 0, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList()); }
+        try { channel.Send(new GradientFrame(Step: 4, 0, 1, 1, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList()); }
         catch (System.Net.Sockets.SocketException) { }
         ExpectTerminated(link);
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
@@ -138,7 +161,7 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
 
         var corrupt = master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList();
         corrupt[3][0] = float.NaN;
-        channel.Send(new GradientFrame(0, 0, 1, LossSum: 500, 480, 20, 0), corrupt);
+        channel.Send(new GradientFrame(0, 0, 1, LossSum: 500, 0), corrupt);
         ExpectTerminated(link);
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // never reaches the coordinator
     }
@@ -155,10 +178,10 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
     }
 
     /// <summary>Joins like a worker node does and connects the data plane; returns the connection and the new link.</summary>
-    private (FrameChannel Channel, IActorRef Link) Admit(string workerId)
+    private (FrameChannel Channel, IActorRef Link) Admit(string workerId, int actors = 1)
     {
         var node = CreateTestProbe();
-        node.Send(gateway, new JoinTraining(workerId, JoinTraining.CurrentProtocol, TrainSamples, DataSha256));
+        node.Send(gateway, new JoinTraining(workerId, JoinTraining.CurrentProtocol, TrainSamples, DataSha256, actors));
         var offer = node.ExpectMsg<DataPlaneOffer>();
         var channel = FrameChannel.Connect(offer.Host, offer.Port, TimeSpan.FromSeconds(5));
         channel.SetReceiveTimeout(TimeSpan.FromSeconds(10));
@@ -166,7 +189,8 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
         channel.Send(new HelloFrame(workerId, offer.Token, Proof: ClusterSecret.Prove(Secret, challenge.Nonce, workerId, offer.Token)));
         var welcome = Assert.IsType<WelcomeFrame>(channel.Receive().Message);
         Assert.True(TensorLayout.SameAs(TensorLayout.Of(master.NamedParameters()), welcome.Layout));
-        Assert.Equal(workerId, coordinator.ExpectMsg<RegisterWorker>().WorkerId);
+        var register = coordinator.ExpectMsg<RegisterWorker>();
+        Assert.Equal((workerId, actors), (register.WorkerId, register.Actors));
         return (channel, coordinator.LastSender);
     }
 }

@@ -27,9 +27,12 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
         Sys.EventStream.Subscribe(applied.Ref, typeof(TrainingFinished));
     }
 
-    private IActorRef StartCoordinator(int workers, TimeSpan stepTimeout, int trainCount = 256, int epochs = 1)
+    private IActorRef StartCoordinator(int workers, TimeSpan stepTimeout, int trainCount = 256, int epochs = 1, bool deterministic = false)
     {
-        var options = new TrainingOptions { Workers = workers, BatchSize = 64, Epochs = epochs, StepTimeout = stepTimeout, CheckpointEvery = 1000 };
+        var options = new TrainingOptions
+        {
+            Workers = workers, BatchSize = 64, Epochs = epochs, StepTimeout = stepTimeout, CheckpointEvery = 1000, Deterministic = deterministic,
+        };
         state = TrainingState.Fresh(options, trainCount);
         var run = new RunDirectory(runDir);
         run.Create();
@@ -37,10 +40,10 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
         return Sys.ActorOf(CoordinatorActor.Props(state, recorder, Serilog.Core.Logger.None));
     }
 
-    private (TestProbe Probe, string Id) Register(IActorRef coordinator, string id)
+    private (TestProbe Probe, string Id) Register(IActorRef coordinator, string id, int actors = 1)
     {
         var probe = CreateTestProbe();
-        probe.Send(coordinator, new RegisterWorker(id));
+        probe.Send(coordinator, new RegisterWorker(id, actors));
         var accepted = probe.ExpectMsg<WorkerAccepted>();
         Assert.Equal(10, accepted.Parameters.Tensors.Count);
         return (probe, id);
@@ -50,8 +53,7 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
     private ShardGradient Answer(ComputeShard shard, string workerId) =>
         new(shard.Step, shard.ShardIndex, workerId,
             new GradientSum(state!.Parameters.Select(p => zeros_like(p.Tensor)).ToList()),
-            LossSum: 550.0 * shard.SampleIndices.Length, ReconstructionSum: 500.0 * shard.SampleIndices.Length,
-            KlSum: 50.0 * shard.SampleIndices.Length, SampleCount: shard.SampleIndices.Length);
+            LossSum: 550.0 * shard.SampleIndices.Length, SampleCount: shard.SampleIndices.Length);
 
     [Fact]
     public void Should_start_training_only_when_the_expected_workers_have_registered()
@@ -65,6 +67,43 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
         Assert.Equal(0, a.Step);
         Assert.Equal(new[] { 0, 1 }, new[] { a.ShardIndex, b.ShardIndex }.OrderBy(i => i));
         Assert.Equal(64, a.SampleIndices.Length + b.SampleIndices.Length);
+    }
+
+    [Fact]
+    public void Should_count_worker_actors_not_nodes_and_cut_each_batch_in_proportion_to_them()
+    {
+        var coordinator = StartCoordinator(workers: 4, TimeSpan.FromSeconds(10));
+        var (small, smallId) = Register(coordinator, "small", actors: 1);
+        small.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // 1 of 4 worker actors
+        var (large, largeId) = Register(coordinator, "large", actors: 3);
+        var a = small.ExpectMsg<ComputeShard>();
+        var b = large.ExpectMsg<ComputeShard>();
+        Assert.Equal((16, 48), (a.SampleIndices.Length, b.SampleIndices.Length));
+        Assert.False(a.Whole || b.Whole); // a node cuts its shard across its actors itself
+        large.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // one shard per node at a time
+        small.Send(coordinator, Answer(a, smallId));
+        large.Send(coordinator, Answer(b, largeId));
+        var step = applied.ExpectMsg<StepApplied>();
+        Assert.Equal(["large", "small"], step.Workers.Order());
+    }
+
+    [Fact]
+    public void Should_give_a_node_as_many_whole_shards_at_once_as_it_has_actors_in_a_deterministic_run()
+    {
+        var coordinator = StartCoordinator(workers: 3, TimeSpan.FromSeconds(10), deterministic: true);
+        var (pair, pairId) = Register(coordinator, "pair", actors: 2);
+        var (single, singleId) = Register(coordinator, "single", actors: 1);
+        var held = new[] { pair.ExpectMsg<ComputeShard>(), pair.ExpectMsg<ComputeShard>() };
+        var one = single.ExpectMsg<ComputeShard>();
+        Assert.All(held.Append(one), s => Assert.True(s.Whole));
+        Assert.All(held.Append(one), s => Assert.Equal(64 / TrainingOptions.DeterministicShards, s.SampleIndices.Length));
+        pair.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // both its slots are taken; the fourth shard waits
+        pair.Send(coordinator, Answer(held[0], pairId));
+        var fourth = pair.ExpectMsg<ComputeShard>();
+        Assert.Equal(new[] { 0, 1, 2, 3 }, held.Append(one).Append(fourth).Select(s => s.ShardIndex).Order());
+        foreach (var s in new[] { held[1], fourth }) pair.Send(coordinator, Answer(s, pairId));
+        single.Send(coordinator, Answer(one, singleId));
+        Assert.Equal(64, applied.ExpectMsg<StepApplied>().SampleCount);
     }
 
     [Fact]
@@ -134,6 +173,31 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
         Assert.NotEqual(before, ParameterDigest.Sha256(state.Parameters.Select(p => p.Tensor)));
         var ledger = StepLedger.Read(new RunDirectory(runDir).Ledger);
         Assert.Equal([true, false], ledger.Select(e => e.Skipped));
+    }
+
+    [Fact]
+    public void Should_write_each_nodes_shards_bytes_and_times_into_the_epochs_metrics()
+    {
+        var coordinator = StartCoordinator(workers: 3, TimeSpan.FromSeconds(10), trainCount: 128); // 2 steps
+        var probe = CreateTestProbe();
+        probe.Send(coordinator, new RegisterWorker("pair", 2, "machine-a"));
+        probe.ExpectMsg<WorkerAccepted>();
+        var (single, singleId) = Register(coordinator, "single");
+        for (int step = 0; step < 2; step++)
+        {
+            var mine = probe.ExpectMsg<ComputeShard>();
+            var theirs = single.ExpectMsg<ComputeShard>();
+            probe.Reply(Answer(mine, "pair") with { Cost = new ShardCost(ComputeMicros: 1, BytesToNode: 1000, BytesFromNode: 900) });
+            single.Reply(Answer(theirs, singleId));
+            applied.ExpectMsg<StepApplied>();
+        }
+        Assert.True(applied.ExpectMsg<TrainingFinished>(TimeSpan.FromSeconds(30)).Succeeded);
+
+        var nodes = new MetricsLog(new RunDirectory(runDir).Metrics).Read().Single().Nodes!;
+        var pair = nodes.Single(n => n.Node == "pair");
+        Assert.Equal(("machine-a", 2, 2L, 2000L, 1800L), (pair.Host, pair.Workers, pair.Shards, pair.BytesSent, pair.BytesReceived));
+        Assert.Equal((1, 2L), (nodes.Single(n => n.Node == "single").Workers, nodes.Single(n => n.Node == "single").Shards));
+        Assert.All(nodes, n => Assert.True(n.ComputeMs >= 0 && n.TransferMs >= 0 && n.WaitMs >= 0));
     }
 
     [Fact]

@@ -49,14 +49,14 @@ public sealed class FrameChannelTests : IDisposable
     {
         var layout = new[] { new TensorLayout("fc1.weight", [400, 784]), new TensorLayout("fc1.bias", [400]) };
         sender.Send(new WelcomeFrame(layout));
-        sender.Send(new GradientFrame(7, 0, 64, 1.5, 1.25, 0.25, 4321));
+        sender.Send(new GradientFrame(7, 0, 64, 1.5, 4321));
         sender.Send(new HelloFrame("worker-1", "ABCD"));
         sender.Send(new ByeFrame("training finished"));
         sender.Send(new ChallengeFrame(Enumerable.Range(0, 32).Select(i => (byte)i).ToArray()));
 
         var welcome = Assert.IsType<WelcomeFrame>(receiver.Receive().Message);
         Assert.True(TensorLayout.SameAs(layout, welcome.Layout));
-        Assert.Equal(new GradientFrame(7, 0, 64, 1.5, 1.25, 0.25, 4321), receiver.Receive().Message);
+        Assert.Equal(new GradientFrame(7, 0, 64, 1.5, 4321), receiver.Receive().Message);
         Assert.Equal(new HelloFrame("worker-1", "ABCD"), receiver.Receive().Message);
         Assert.Equal(new ByeFrame("training finished"), receiver.Receive().Message);
         Assert.Equal(Enumerable.Range(0, 32).Select(i => (byte)i), Assert.IsType<ChallengeFrame>(receiver.Receive().Message).Nonce);
@@ -65,7 +65,7 @@ public sealed class FrameChannelTests : IDisposable
     [Fact]
     public void A_payload_of_the_wrong_size_is_refused_before_anything_is_written()
     {
-        sender.Send(new GradientFrame(1, 0, 2, 1, 1, 0, 0), [ones(10)]);
+        sender.Send(new GradientFrame(1, 0, 2, 1, 0), [ones(10)]);
         var frame = receiver.Receive();
         var into = new[] { zeros(11) };
         var error = Assert.Throws<WireError>(() => receiver.ReceivePayload(frame, into));
@@ -81,7 +81,7 @@ public sealed class FrameChannelTests : IDisposable
         { "negative header length", Prefix(kind: 6, header: -1, payload: 0, body: []), "out of range" },
         { "huge header length", Prefix(kind: 6, header: FrameChannel.MaxHeaderBytes + 1, payload: 0, body: []), "out of range" },
         { "Hello header past its kind's bound", Prefix(kind: 1, header: HelloFrame.MaxHeaderBytes + 1, payload: 0, body: []), "Hello header of 12296 bytes is out of range (0-12295)" },
-        { "Gradient header past its fixed size", Prefix(kind: 5, header: GradientFrame.HeaderBytes + 1, payload: 0, body: []), "out of range (0-48)" },
+        { "Gradient header past its fixed size", Prefix(kind: 5, header: GradientFrame.HeaderBytes + 1, payload: 0, body: []), "out of range (0-32)" },
         { "negative payload", Prefix(kind: 6, header: 1, payload: -5, body: [0]), "out of range" },
         { "header shorter than its fields", Prefix(kind: 5, header: 4, payload: 0, body: [1, 2, 3, 4]), "shorter than its fields" },
         { "trailing bytes", Prefix(kind: 6, header: 3, payload: 0, body: [1, (byte)'x', 7]), "trailing bytes" },

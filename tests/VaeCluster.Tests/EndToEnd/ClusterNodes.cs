@@ -31,9 +31,10 @@ public sealed class ClusterNodes : IDisposable
     public Process ResumeCoordinator(params string[] args) =>
         Track(CliProcess.Start(work, ["coordinator", "--resume", Run, "--port", $"{Port}", "--data-port", $"{DataPort}", .. args]));
 
+    /// <summary>A worker node; with one worker actor unless <paramref name="args"/> say --workers.</summary>
     public Process StartWorker(string name, params string[] args) =>
         Track(CliProcess.Start(work, ["worker", "--seed", $"127.0.0.1:{Port}", "--name", name,
-            "--log-dir", Path.Combine(Run, "logs"), "--data", TestData.MnistDir, .. args]));
+            "--log-dir", Path.Combine(Run, "logs"), "--data", TestData.MnistDir, .. args.Contains("--workers") ? args : ["--workers", "1", .. args]]));
 
     /// <summary>Waits until the ledger holds at least this many steps.</summary>
     public bool WaitForSteps(int steps, TimeSpan timeout) =>

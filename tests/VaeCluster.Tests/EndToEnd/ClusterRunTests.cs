@@ -18,18 +18,20 @@ public sealed class ClusterRunTests : IDisposable
     public void Dispose() => Directory.Delete(work, recursive: true);
 
     [Fact]
-    public void A_coordinator_and_two_worker_processes_train_and_apply_every_step_exactly_once()
+    public void A_coordinator_and_two_worker_processes_train_over_tcp_and_apply_every_step_exactly_once()
     {
         int port = ClusterNodes.FreePort(), dataPort = ClusterNodes.FreePort();
         string run = Path.Combine(work, "run");
+        // --transport tcp: the socket path, as between machines, although both workers could open shared memory.
         using var coordinator = CliProcess.Start(work, "coordinator", "--workers", "2", "--epochs", "2", "--train-limit", $"{TrainLimit}",
-            "--run", run, "--port", $"{port}", "--data-port", $"{dataPort}", "--log-every", "5");
+            "--run", run, "--port", $"{port}", "--data-port", $"{dataPort}", "--log-every", "5", "--transport", "tcp");
         var workers = new[] { "alpha", "beta" }.Select(name => CliProcess.Start(work, "worker", "--seed", $"127.0.0.1:{port}",
-            "--name", name, "--log-dir", Path.Combine(run, "logs"), "--data", TestData.MnistDir)).ToList();
+            "--name", name, "--workers", "1", "--log-dir", Path.Combine(run, "logs"), "--data", TestData.MnistDir)).ToList();
         try
         {
             var output = ClusterNodes.Finish(coordinator, TimeSpan.FromMinutes(3));
             Assert.True(coordinator.ExitCode == 0, output);
+            Assert.Equal(2, output.Split('\n').Count(line => line.Contains("connected its data plane") && line.Contains("(tensors over TCP)")));
             foreach (var worker in workers) Assert.True(ClusterNodes.Finish(worker, TimeSpan.FromMinutes(3)) is var o && worker.ExitCode == 0, $"worker exit {worker.ExitCode}: {o}");
         }
         finally
@@ -41,6 +43,16 @@ public sealed class ClusterRunTests : IDisposable
         var ledger = AssertEveryStepAppliedOnce(run, epochs: 2);
         Assert.Equal(["alpha", "beta"], ledger.SelectMany(e => e.Workers).Distinct().Order());
         Assert.True(File.Exists(Path.Combine(run, "logs", "alpha.clef")) && File.Exists(Path.Combine(run, "logs", "beta.clef")));
+
+        // Each node, each shard: one parameter copy in and one gradient out (2,611,296 bytes each), plus headers.
+        const double payload = 2_611_296;
+        foreach (var epoch in new MetricsLog(Path.Combine(run, "metrics.jsonl")).Read())
+        {
+            Assert.Equal(["alpha", "beta"], epoch.Nodes!.Select(n => n.Node).Order());
+            Assert.All(epoch.Nodes!, n => Assert.InRange(n.BytesSent / (double)n.Shards, payload, 1.1 * payload));
+            Assert.All(epoch.Nodes!, n => Assert.InRange(n.BytesReceived / (double)n.Shards, payload, 1.1 * payload));
+            Assert.All(epoch.Nodes!, n => Assert.Equal(1, n.Workers));
+        }
     }
 
     [Fact]

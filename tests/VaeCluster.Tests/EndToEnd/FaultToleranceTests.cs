@@ -17,7 +17,7 @@ public sealed class FaultToleranceTests : IDisposable
     public void Dispose() => Directory.Delete(work, recursive: true);
 
     [Fact]
-    public void Deterministic_runs_end_with_identical_parameters_for_1_2_3_workers_in_process_and_across_processes_with_a_worker_killed()
+    public void Deterministic_runs_end_with_identical_parameters_for_1_2_3_workers_in_process_and_across_nodes_of_1_and_2_workers_with_a_node_killed()
     {
         string[] common = ["--deterministic", "--epochs", "2", "--train-limit", $"{TrainLimit}", "--checkpoint-every", "1000"];
         var digests = new Dictionary<string, string>();
@@ -29,16 +29,17 @@ public sealed class FaultToleranceTests : IDisposable
         }
 
         using var nodes = new ClusterNodes(work, Path.Combine(work, "cluster"));
-        var coordinator = nodes.StartCoordinator(["--workers", "2", .. common]);
+        var coordinator = nodes.StartCoordinator(["--workers", "3", .. common]);
         var doomed = nodes.StartWorker("doomed");
-        var survivor = nodes.StartWorker("survivor");
+        // Two whole shards at once, their tensors over TCP, beside a node on shared memory.
+        var survivor = nodes.StartWorker("survivor", "--workers", "2", "--transport", "tcp");
         ClusterNodes.Drain(doomed);
         ClusterNodes.Drain(survivor);
         Assert.True(nodes.WaitForSteps(5, Patience), "the cluster never trained");
         doomed.Kill(); // SIGKILL mid-run
         string output = ClusterNodes.Finish(coordinator, Patience);
         Assert.True(coordinator.ExitCode == 0, output);
-        digests["2 worker processes, one killed"] = ClusterNodes.ParametersDigest(output);
+        digests["nodes of 1 and 2 workers, the first killed"] = ClusterNodes.ParametersDigest(output);
 
         Assert.True(digests.Values.Distinct().Count() == 1, string.Join("\n", digests.Select(d => $"{d.Key}: {d.Value}")));
         AssertEveryStepOnce(StepLedger.Read(nodes.Ledger), steps: 40);

@@ -33,8 +33,8 @@ public sealed class TransportFlagTests : IDisposable
             ClusterNodes.Drain(nodes.StartWorker("shared"));
             string output = ClusterNodes.Finish(coordinator, Patience);
             Assert.True(coordinator.ExitCode == 0, output);
-            Assert.Matches(@"Worker socket connected its data plane from .*\(tensors over TCP\)", output);
-            Assert.Matches(@"Worker shared connected its data plane from .*\(tensors through shared memory\)", output);
+            Assert.Matches(@"Worker node socket with 1 workers connected its data plane from .*\(tensors over TCP\)", output);
+            Assert.Matches(@"Worker node shared with 1 workers connected its data plane from .*\(tensors through shared memory\)", output);
         }
         using (var nodes = new ClusterNodes(work, Path.Combine(work, "coordinator-says")))
         {
@@ -42,7 +42,7 @@ public sealed class TransportFlagTests : IDisposable
             ClusterNodes.Drain(nodes.StartWorker("any"));
             string output = ClusterNodes.Finish(coordinator, Patience);
             Assert.True(coordinator.ExitCode == 0, output);
-            Assert.Matches(@"Worker any connected its data plane from .*\(tensors over TCP\)", output);
+            Assert.Matches(@"Worker node any with 1 workers connected its data plane from .*\(tensors over TCP\)", output);
         }
     }
 }

@@ -37,12 +37,12 @@ public sealed class LabCluster(Netlab lab, string work)
         return coordinator = node;
     }
 
-    /// <param name="actors">worker actors on this node: more than one needs a worker node that hosts a pool (--workers K)</param>
+    /// <param name="actors">worker actors on this node (--workers K; always given: a node's default is one per core)</param>
     public LabNode StartWorker(int machine, string name, int actors = 1)
     {
         string address = lab.Address(machine);
         return Start(machine, name, ["worker", "--seed", Seed, "--host", address, "--public-host", address, "--name", name,
-            "--log-dir", LocalLogs(machine), "--data", TestData.MnistDir, .. actors == 1 ? Array.Empty<string>() : ["--workers", $"{actors}"]]);
+            "--log-dir", LocalLogs(machine), "--data", TestData.MnistDir, "--workers", $"{actors}"]);
     }
 
     public IReadOnlyList<LedgerEntry> LedgerNow()

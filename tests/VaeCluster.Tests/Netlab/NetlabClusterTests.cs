@@ -15,8 +15,9 @@ namespace VaeCluster.Tests.Netlab;
 [Collection(EndToEndCollection.Name)]
 public sealed class NetlabClusterTests(ITestOutputHelper output) : IDisposable
 {
-    // One worker actor per node today. When a worker node hosts a pool (./vae worker --workers K), set K here.
-    private const int ActorsOnMachine3 = 1;
+    // Machine 3's node hosts a pool of two worker actors (./vae worker --workers 2); the others one each. The
+    // coordinator's --workers counts actors, so it waits for 1 + 2.
+    private const int ActorsOnMachine3 = 2;
     private const int WorkerActors = 1 + ActorsOnMachine3;
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
     private readonly string work = Directory.CreateTempSubdirectory("vae-netlab-").FullName;
@@ -41,7 +42,8 @@ public sealed class NetlabClusterTests(ITestOutputHelper output) : IDisposable
         Assert.True(w2.WaitForExit(TimeSpan.FromSeconds(30)) && w3.WaitForExit(TimeSpan.FromSeconds(30)), "workers did not exit after the run");
 
         // Separate machines: no worker can open the coordinator's shared memory.
-        Assert.Contains($"Worker w2 connected its data plane from {lab.Address(2)}", coordinator.Output);
+        Assert.Contains($"Worker node w2 with 1 workers connected its data plane from {lab.Address(2)}", coordinator.Output);
+        Assert.Contains($"Worker node w3 with {ActorsOnMachine3} workers connected its data plane from {lab.Address(3)}", coordinator.Output);
         Assert.Equal(2, Regex.Matches(coordinator.Output, @"connected its data plane from .*\(tensors over TCP\)").Count);
         AssertEveryStepOnce(StepLedger.Read(nodes.Ledger), steps: 20);
         Assert.Equal(["w2", "w3"], StepLedger.Read(nodes.Ledger).SelectMany(e => e.Workers).Distinct().Order());

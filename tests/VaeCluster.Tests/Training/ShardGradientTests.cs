@@ -58,6 +58,19 @@ public sealed class ShardGradientTests
         Assert.All(shards, s => Assert.Equal(s.SampleIndices.Length * 20, s.Noise.Length));
     }
 
+    [Fact]
+    public void Should_cut_a_batch_in_proportion_to_weights_each_shard_getting_at_least_one_sample()
+    {
+        var batch = BatchOf(step: 0);
+        Assert.Equal([32, 96], ShardPlanner.Cut(batch, [1, 3]).Select(s => s.SampleIndices.Length));
+        Assert.Equal([43, 43, 42], ShardPlanner.Cut(batch, [2, 2, 2]).Select(s => s.SampleIndices.Length)); // the equal cut
+        Assert.Equal([1, 127], ShardPlanner.Cut(batch, [1, 1000]).Select(s => s.SampleIndices.Length));
+        var cut = ShardPlanner.Cut(batch, [5, 1, 16]);
+        Assert.Equal(batch.SampleIndices, cut.SelectMany(s => s.SampleIndices));
+        Assert.Equal(batch.Noise, cut.SelectMany(s => s.Noise));
+        Assert.Equal([0, 1, 2], cut.Select(s => s.ShardIndex));
+    }
+
     private static GlobalBatch BatchOf(long step)
     {
         using var stream = new RunRandomness(new Generator((ulong)(5 + step)));

@@ -5,11 +5,12 @@ using VaeCluster.Protocol;
 using VaeCluster.Training;
 using static TorchSharp.torch;
 
-namespace VaeCluster.Coordinator.Training;
+namespace VaeCluster.Training;
 
 /// <summary>
 /// Adds shard gradients into the gradient of the whole global batch. The loss is a sum over samples, so the sum
 /// of shard gradients is exactly the full-batch gradient; adding in shard order keeps the result reproducible.
+/// The coordinator adds its participants' gradients this way, and a worker node its actors'.
 /// </summary>
 public static class GradientCombiner
 {
@@ -17,16 +18,20 @@ public static class GradientCombiner
     /// Sums into the first shard's tensors (which the caller owns and disposes) and returns them, with whether the
     /// sum is all finite (checked in the same pass while it is in cache).
     /// </summary>
-    public static (IReadOnlyList<Tensor> Sum, bool Finite) SumInShardOrder(IReadOnlyList<ShardGradient> shards)
+    public static (IReadOnlyList<Tensor> Sum, bool Finite) SumInShardOrder(IReadOnlyList<ShardGradient> shards) =>
+        SumInOrder(shards.Select(s => s.Gradient.Tensors).ToList());
+
+    /// <summary>The same over bare gradient lists: sums into the first list's tensors and returns them.</summary>
+    public static (IReadOnlyList<Tensor> Sum, bool Finite) SumInOrder(IReadOnlyList<IReadOnlyList<Tensor>> parts)
     {
-        var total = shards[0].Gradient.Tensors;
-        if (shards.Count == 1) return (total, FiniteCheck.AllFinite(total));
+        var total = parts[0];
+        if (parts.Count == 1) return (total, FiniteCheck.AllFinite(total));
         int bad = 0;
         TensorChunks.ForEach(total, (t, start, length) =>
         {
             var sum = TensorChunks.Floats(total[t], start, length);
-            for (int s = 1; s < shards.Count; s++)
-                Add(sum, TensorChunks.Floats(shards[s].Gradient.Tensors[t], start, length));
+            for (int s = 1; s < parts.Count; s++)
+                Add(sum, TensorChunks.Floats(parts[s][t], start, length));
             if (!FiniteCheck.AllFinite(sum)) Volatile.Write(ref bad, 1);
         });
         return (total, bad == 0);

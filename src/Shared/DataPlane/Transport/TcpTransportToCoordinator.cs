@@ -1,0 +1,43 @@
+using static TorchSharp.torch;
+
+namespace VaeCluster.DataPlane;
+
+/// <summary>
+/// The worker side of <see cref="TcpTransportToNode"/>: a step's parameters are read straight into the buffer the
+/// node's models share, which is free then (the node computes nothing of an earlier step that still counts).
+/// </summary>
+public sealed class TcpTransportToCoordinator(FrameChannel channel, IReadOnlyList<(string Name, Tensor Tensor)> parameterBuffer) : ITransportToCoordinator
+{
+    private readonly IReadOnlyList<Tensor> parameters = parameterBuffer.Select(p => p.Tensor).ToList();
+    private long parametersOf = -1;
+
+    public string Description => "tensors over TCP";
+
+    public TransportBytes Bytes => new(channel.BytesSent, channel.BytesReceived);
+
+    public IReadOnlyList<(string Name, Tensor Tensor)> Parameters => parameterBuffer;
+
+    public IWireMessage Receive()
+    {
+        var frame = channel.Receive();
+        if (frame.Message is ShardFrame shard)
+        {
+            if (frame.PayloadBytes != 0)
+            {
+                channel.ReceivePayload(frame, parameters);
+                parametersOf = shard.Step;
+            }
+            else if (parametersOf != shard.Step)
+                throw new WireError($"a shard of step {shard.Step} came without parameters, and none of that step came before");
+            return shard;
+        }
+        if (frame.PayloadBytes != 0) throw new WireError($"a {frame.Message.Kind} frame carries no payload");
+        return frame.Message;
+    }
+
+    public void SendGradient(GradientFrame header, IReadOnlyList<Tensor> gradient) => channel.Send(header, gradient);
+
+    public void SendFailure(ShardFailedFrame failure) => channel.Send(failure);
+
+    public void Dispose() => channel.Dispose();
+}

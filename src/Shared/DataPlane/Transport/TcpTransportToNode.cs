@@ -1,0 +1,57 @@
+using VaeCluster.Protocol;
+using VaeCluster.Training;
+using static TorchSharp.torch;
+
+namespace VaeCluster.DataPlane;
+
+/// <summary>Tensors inside the frames: the parameters after a step's first Shard header, the gradient after its Gradient header.</summary>
+public sealed class TcpTransportToNode(FrameChannel channel, IReadOnlyList<TensorLayout> layout) : ITransportToNode
+{
+    private long parametersSentFor = -1;
+
+    public string Description => "tensors over TCP";
+
+    public TransportBytes Bytes => new(channel.BytesSent, channel.BytesReceived);
+
+    public void SendShard(ShardFrame shard, IReadOnlyList<Tensor> parameters)
+    {
+        if (parametersSentFor == shard.Step)
+        {
+            channel.Send(shard);
+            return;
+        }
+        channel.Send(shard, parameters);
+        parametersSentFor = shard.Step;
+    }
+
+    public void SendBye(string reason) => channel.Send(new ByeFrame(reason));
+
+    public NodeAnswer Receive(Action<GradientFrame> check)
+    {
+        var frame = channel.Receive();
+        switch (frame.Message)
+        {
+            case ShardFailedFrame failed:
+                if (frame.PayloadBytes != 0) throw new WireError("a ShardFailed frame carries no payload");
+                return new FailureAnswer(failed);
+            case GradientFrame header:
+                check(header);
+                var tensors = layout.Select(t => empty(t.Shape, ScalarType.Float32)).ToList();
+                try
+                {
+                    channel.ReceivePayload(frame, tensors);
+                    bool finite = tensors.All(t => FiniteCheck.AllFinite(TensorChunks.Floats(t, 0, checked((int)t.numel()))));
+                    return new GradientAnswer(header, new GradientSum(tensors), finite);
+                }
+                catch
+                {
+                    foreach (var t in tensors) t.Dispose();
+                    throw;
+                }
+            default:
+                throw new WireError($"a worker may only send Gradient and ShardFailed frames here, got {frame.Message.Kind}");
+        }
+    }
+
+    public void Dispose() => channel.Dispose();
+}

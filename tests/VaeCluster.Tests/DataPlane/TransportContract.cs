@@ -1,0 +1,181 @@
+using VaeCluster.Cluster;
+using VaeCluster.DataPlane;
+using VaeCluster.Training;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace VaeCluster.Tests.DataPlane;
+
+/// <summary>
+/// What every data-plane transport promises, run against each (TCP, shared memory): the coordinator's end sends a
+/// shard with its step's parameters and receives answers; the node's end receives shards with the parameters in
+/// place and sends answers. Same cases, same assertions, whatever moves the bytes.
+/// </summary>
+public abstract class TransportContract : IDisposable
+{
+    protected static readonly IReadOnlyList<TensorLayout> Layout = [new("w", [200, 100]), new("b", [200])];
+    protected static readonly long PayloadBytes = TensorLayout.PayloadBytes(Layout);
+    private readonly LoopbackPair pair = new();
+    private readonly List<Tensor> master = Layout.Select(t => randn(t.Shape)).ToList();
+    private ITransportToNode node = null!;
+    private ITransportToCoordinator coordinator = null!;
+
+    /// <summary>Builds both ends over a connected pair of channels; a node may hold <paramref name="slots"/> answers unread.</summary>
+    protected abstract (ITransportToNode Node, ITransportToCoordinator Coordinator) Connect(FrameChannel coordinatorEnd, FrameChannel nodeEnd, int slots);
+
+    private void Open(int slots = 1)
+    {
+        var coordinatorEnd = new FrameChannel(pair.Left);
+        var nodeEnd = new FrameChannel(pair.Right);
+        coordinatorEnd.SetReceiveTimeout(TimeSpan.FromSeconds(5));
+        nodeEnd.SetReceiveTimeout(TimeSpan.FromSeconds(5));
+        (node, coordinator) = Connect(coordinatorEnd, nodeEnd, slots);
+    }
+
+    private static ShardFrame Shard(long step, int index) => new(step, index, Latent: 2, SampleIndices: [index, index + 1], Noise: [1, 2, 3, 4], Whole: index % 2 == 1);
+
+    private static string Digest(IEnumerable<Tensor> tensors) => ParameterDigest.Sha256(tensors);
+
+    private static void NoCheck(GradientFrame _) { }
+
+    [Fact]
+    public void Should_deliver_a_shard_with_its_steps_parameters_in_place()
+    {
+        Open();
+        node.SendShard(Shard(step: 3, index: 1), master);
+        Assert.Equal(Shard(3, 1) with { }, Assert.IsType<ShardFrame>(coordinator.Receive()), ShardComparer.Instance);
+        Assert.Equal(Digest(master), Digest(coordinator.Parameters.Select(p => p.Tensor)));
+    }
+
+    [Fact]
+    public void Should_move_the_parameters_once_per_step_however_many_shards_of_it_a_node_holds()
+    {
+        Open(slots: 2);
+        var before = node.Bytes;
+        node.SendShard(Shard(step: 0, index: 0), master);
+        node.SendShard(Shard(step: 0, index: 1), master);
+        coordinator.Receive();
+        coordinator.Receive();
+        long firstStep = node.Bytes.Sent - before.Sent;
+        Assert.InRange(firstStep, PayloadBytes, PayloadBytes + 1024);
+        Assert.InRange(coordinator.Bytes.Received, PayloadBytes, PayloadBytes + 1024);
+
+        foreach (var t in master) t.add_(1f); // the next step's parameters
+        node.SendShard(Shard(step: 1, index: 0), master);
+        coordinator.Receive();
+        Assert.InRange(node.Bytes.Sent - before.Sent - firstStep, PayloadBytes, PayloadBytes + 1024);
+        Assert.Equal(Digest(master), Digest(coordinator.Parameters.Select(p => p.Tensor)));
+    }
+
+    [Fact]
+    public void Should_bring_a_gradient_back_exactly_and_say_whether_it_is_finite()
+    {
+        Open();
+        node.SendShard(Shard(0, 0), master);
+        coordinator.Receive();
+        var gradient = Layout.Select(t => randn(t.Shape)).ToList();
+        coordinator.SendGradient(new GradientFrame(0, 0, 2, LossSum: 321.5, ComputeMicros: 77), gradient);
+        var answer = Assert.IsType<GradientAnswer>(node.Receive(NoCheck));
+        Assert.Equal(new GradientFrame(0, 0, 2, 321.5, 77), answer.Header);
+        Assert.True(answer.Finite);
+        Assert.Equal(Digest(gradient), Digest(answer.Gradient.Tensors));
+        answer.Gradient.Dispose();
+
+        node.SendShard(Shard(1, 0), master);
+        coordinator.Receive();
+        gradient[1][7] = float.NaN;
+        coordinator.SendGradient(new GradientFrame(1, 0, 2, 1, 0), gradient);
+        var poisoned = Assert.IsType<GradientAnswer>(node.Receive(NoCheck));
+        Assert.False(poisoned.Finite);
+        poisoned.Gradient.Dispose();
+        Assert.InRange(coordinator.Bytes.Sent, 2 * PayloadBytes, 2 * PayloadBytes + 1024);
+    }
+
+    [Fact]
+    public void Should_bring_back_answers_sent_before_any_is_read_each_exactly_and_in_order()
+    {
+        Open(slots: 2);
+        node.SendShard(Shard(0, 0), master);
+        node.SendShard(Shard(0, 1), master);
+        coordinator.Receive();
+        coordinator.Receive();
+        var first = Layout.Select(t => randn(t.Shape)).ToList();
+        var second = Layout.Select(t => randn(t.Shape)).ToList();
+        coordinator.SendGradient(new GradientFrame(0, 1, 2, 1, 0), first);
+        coordinator.SendGradient(new GradientFrame(0, 0, 2, 2, 0), second);
+        foreach (var (expected, shard) in new[] { (first, 1), (second, 0) })
+        {
+            var answer = Assert.IsType<GradientAnswer>(node.Receive(NoCheck));
+            Assert.Equal(shard, answer.Header.ShardIndex);
+            Assert.Equal(Digest(expected), Digest(answer.Gradient.Tensors));
+            answer.Gradient.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Should_let_the_coordinator_refuse_a_gradient_on_its_header()
+    {
+        Open();
+        node.SendShard(Shard(0, 0), master);
+        coordinator.Receive();
+        coordinator.SendGradient(new GradientFrame(9, 0, 2, 1, 0), Layout.Select(t => zeros(t.Shape)).ToList());
+        var error = Assert.Throws<WireError>(() => node.Receive(header => throw new WireError($"step {header.Step} is not outstanding")));
+        Assert.Contains("step 9", error.Message);
+    }
+
+    [Fact]
+    public void Should_carry_a_failure_and_a_bye()
+    {
+        Open();
+        node.SendShard(Shard(0, 0), master);
+        coordinator.Receive();
+        coordinator.SendFailure(new ShardFailedFrame(0, 0, "binary cross-entropy refused NaN"));
+        Assert.Equal(new ShardFailedFrame(0, 0, "binary cross-entropy refused NaN"), Assert.IsType<FailureAnswer>(node.Receive(NoCheck)).Failure);
+        node.SendBye("training finished");
+        Assert.Equal("training finished", Assert.IsType<ByeFrame>(coordinator.Receive()).Reason);
+    }
+
+    public virtual void Dispose()
+    {
+        node?.Dispose();
+        coordinator?.Dispose();
+        pair.Dispose();
+        foreach (var t in master) t.Dispose();
+    }
+
+    private sealed class ShardComparer : IEqualityComparer<ShardFrame>
+    {
+        public static readonly ShardComparer Instance = new();
+        public bool Equals(ShardFrame? a, ShardFrame? b) =>
+            a is not null && b is not null && (a.Step, a.ShardIndex, a.Latent, a.Whole) == (b.Step, b.ShardIndex, b.Latent, b.Whole)
+            && a.SampleIndices.SequenceEqual(b.SampleIndices) && a.Noise.SequenceEqual(b.Noise);
+        public int GetHashCode(ShardFrame f) => f.Step.GetHashCode();
+    }
+}
+
+public sealed class TcpTransportContract : TransportContract
+{
+    protected override (ITransportToNode, ITransportToCoordinator) Connect(FrameChannel coordinatorEnd, FrameChannel nodeEnd, int slots) =>
+        (new TcpTransportToNode(coordinatorEnd, Layout), new TcpTransportToCoordinator(nodeEnd, Layout.Select(t => (t.Name, zeros(t.Shape))).ToList()));
+}
+
+public sealed class SharedMemoryTransportContract : TransportContract
+{
+    private ParameterPublisher? published;
+
+    protected override (ITransportToNode, ITransportToCoordinator) Connect(FrameChannel coordinatorEnd, FrameChannel nodeEnd, int slots)
+    {
+        string cookie = SharedTensorRegion.NewCookie(), name = $"vaecluster-{Environment.ProcessId}-contract-{Guid.NewGuid():N}";
+        published = new ParameterPublisher(SharedTensorRegion.Create($"{name}.params", PayloadBytes, cookie));
+        var gradients = SharedTensorRegion.Create($"{name}.grad", slots * PayloadBytes, cookie);
+        var opened = WorkerSharedMemory.TryOpen(new SharedMemoryOffer(published.Path, gradients.Path, cookie, slots), Layout)
+            ?? throw new InvalidOperationException("could not open the regions just made");
+        return (new SharedMemoryTransportToNode(coordinatorEnd, Layout, published, gradients, slots), new SharedMemoryTransportToCoordinator(nodeEnd, opened));
+    }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        published?.Dispose();
+    }
+}
