@@ -14,7 +14,7 @@ Run from the repository root (speed figures need a quiet machine):
 """
 import argparse, glob, json, os, socket, statistics, struct, subprocess, tempfile, threading, time
 
-MAGIC, VERSION, HELLO = 0x46454156, 1, 1
+MAGIC, VERSION, HELLO = 0x46454156, 2, 1  # FrameChannel.Magic, FrameChannel.Version, FrameKind.Hello
 
 def prefix(kind, header_bytes, payload_bytes=0):
     return struct.pack('<IBBHiq', MAGIC, VERSION, kind, 0, header_bytes, payload_bytes)
