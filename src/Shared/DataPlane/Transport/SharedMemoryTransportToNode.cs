@@ -40,8 +40,7 @@ public sealed class SharedMemoryTransportToNode(
                 return new FailureAnswer(failed);
             case GradientFrame header:
                 check(header);
-                var tensors = layout.Select(t => empty(t.Shape, ScalarType.Float32)).ToList();
-                try
+                return GradientTensors.Receive(header, layout, tensors =>
                 {
                     bool finite;
                     lock (gate)
@@ -50,13 +49,8 @@ public sealed class SharedMemoryTransportToNode(
                         finite = gradients.ReadChecked(tensors, (int)(answers++ % slots));
                     }
                     Interlocked.Add(ref regionIn, payloadBytes);
-                    return new GradientAnswer(header, new GradientSum(tensors), finite);
-                }
-                catch
-                {
-                    foreach (var t in tensors) t.Dispose();
-                    throw;
-                }
+                    return finite;
+                });
             default:
                 throw new WireError($"a worker may only send Gradient and ShardFailed frames here, got {frame.Message.Kind}");
         }

@@ -36,18 +36,11 @@ public sealed class TcpTransportToNode(FrameChannel channel, IReadOnlyList<Tenso
                 return new FailureAnswer(failed);
             case GradientFrame header:
                 check(header);
-                var tensors = layout.Select(t => empty(t.Shape, ScalarType.Float32)).ToList();
-                try
+                return GradientTensors.Receive(header, layout, tensors =>
                 {
                     channel.ReceivePayload(frame, tensors);
-                    bool finite = tensors.All(t => FiniteCheck.AllFinite(TensorChunks.Floats(t, 0, checked((int)t.numel()))));
-                    return new GradientAnswer(header, new GradientSum(tensors), finite);
-                }
-                catch
-                {
-                    foreach (var t in tensors) t.Dispose();
-                    throw;
-                }
+                    return tensors.All(t => FiniteCheck.AllFinite(TensorChunks.Floats(t, 0, checked((int)t.numel()))));
+                });
             default:
                 throw new WireError($"a worker may only send Gradient and ShardFailed frames here, got {frame.Message.Kind}");
         }
