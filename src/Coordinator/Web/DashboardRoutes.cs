@@ -15,7 +15,8 @@ public static class DashboardRoutes
 {
     /// <summary>A watcher that has not beaten for this long is taken as stuck: its actor system no longer answers.</summary>
     private static readonly TimeSpan Unresponsive = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan UpdateEvery = TimeSpan.FromMilliseconds(250);
+    /// <summary>How often an open page gets the status: often enough to watch, rarely enough to cost nothing.</summary>
+    private static readonly TimeSpan UpdateEvery = TimeSpan.FromSeconds(1);
 
     private const string StatusSlot = "<script id=\"initial-status\" type=\"application/json\">null</script>";
 
@@ -27,10 +28,12 @@ public static class DashboardRoutes
             app.MapGet("/" + path, () => Results.Bytes(bytes, type));
         }
 
+        var json = new PerStatus(board, s => JsonSerializer.Serialize(s, DashboardJson.Options));
+        var metrics = new PerStatus(board, PrometheusText.Format);
         var page = Encoding.UTF8.GetString(StaticAssets.Read("index.html"));
-        app.MapGet("/", () => Results.Content(WithStatus(page, board.Current), StaticAssets.Served["index.html"]));
+        app.MapGet("/", () => Results.Content(WithStatus(page, json.Current), StaticAssets.Served["index.html"]));
 
-        app.MapGet("/api/status", () => Results.Text(JsonSerializer.Serialize(board.Current, DashboardJson.Options), "application/json; charset=utf-8"));
+        app.MapGet("/api/status", () => Results.Text(json.Current, "application/json; charset=utf-8"));
 
         app.MapGet("/events", (HttpContext http) =>
         {
@@ -38,10 +41,10 @@ public static class DashboardRoutes
             var until = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, stopping);
             http.Response.RegisterForDispose(until);
             return TypedResults.ServerSentEvents(
-                board.Updates(UpdateEvery, until.Token).Select(s => JsonSerializer.Serialize(s, DashboardJson.Options)), "status");
+                board.Updates(UpdateEvery, until.Token).Select(json.Of), "status");
         });
 
-        app.MapGet("/metrics", () => Results.Text(PrometheusText.Format(board.Current), PrometheusText.ContentType));
+        app.MapGet("/metrics", () => Results.Text(metrics.Current, PrometheusText.ContentType));
 
         // Alive: the process answers, and its actor system still runs the watcher (or has not started yet).
         app.MapGet("/healthz", () => board.SinceLastBeat switch
@@ -64,12 +67,8 @@ public static class DashboardRoutes
 
     /// <summary>The page with the current status in it: rendered at once, with no round trip, and by a browser
     /// that only reads the page (chromium --dump-dom) as well.</summary>
-    private static string WithStatus(string page, RunStatus status)
-    {
-        // The serializer's default encoder writes '<' as \u003C, so no text in the JSON can end the script element.
-        var json = JsonSerializer.Serialize(status, DashboardJson.Options);
-        return page.Replace(StatusSlot, StatusSlot.Replace(">null<", $">{json}<"));
-    }
+    /// <remarks>The serializer's default encoder writes '&lt;' as \u003C, so no text in the JSON can end the script element.</remarks>
+    private static string WithStatus(string page, string json) => page.Replace(StatusSlot, StatusSlot.Replace(">null<", $">{json}<"));
 }
 
 /// <summary>The run's pictures the page shows, by the name it asks for.</summary>
