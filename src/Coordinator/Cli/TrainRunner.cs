@@ -30,6 +30,10 @@ public static class TrainRunner
     {
         var start = request.Resume ? ForResume(request) : ForNewRun(request);
         var (options, checkpoint, run, _) = start;
+        // One process's maths for any worker layout is what --deterministic promises; bf16 rounds only what crosses
+        // TCP (not shared memory, not one process), so the parameters would depend on where the workers run.
+        if (options.Deterministic && request.Cluster?.Wire == WirePrecision.Bf16)
+            throw new UserError("--wire bf16 cannot be combined with --deterministic: bf16 rounds only what crosses TCP, so the result would depend on where workers run; use --wire fp32 for a reproducible run");
         bool finished = checkpoint is not null && checkpoint.Cursor.Epoch > options.Epochs;
         // Bound before anything is written; let go just before the host binds them for good.
         using var ports = request.Cluster is { } cluster && !finished ? NodePorts.Hold(cluster, dataPlane: true) : null;
