@@ -51,7 +51,9 @@ public static class TrainRunner
 
         using var recorder = new RunRecorder(run, data.Test, options.KeepCheckpoints, log);
         var plan = watch.Plan(new WatchFacts(new ProgressPlan(options.Epochs, state.StepsPerEpoch), options.LogEvery,
-            PayloadBytes: request.Mode == RunMode.SingleProcess ? 0 : TensorLayout.PayloadBytes(TensorLayout.Of(state.Parameters)),
+            // As a TCP node moves them (--wire); a node on shared memory copies float32.
+            PayloadBytes: request.Mode == RunMode.SingleProcess ? 0
+                : PayloadCodec.For(request.Cluster?.Wire ?? WirePrecision.Fp32).PayloadBytes(TensorLayout.Of(state.Parameters)),
             InProcessWorkers: request.Mode == RunMode.SingleProcess));
         using var stop = new StopSignals(cancel);
         ports?.Dispose();
