@@ -4,6 +4,8 @@ each a network namespace with its own hostname and /dev/shm (so tensors travel o
 tbf to each of --rates, side by side in one run with single-process mode (`vae.dll train`) and the loopback cluster
 (`vae.dll train --cluster`), the order rotated every round so a drifting machine favours no one. Nodes start exactly
 as a user starts them: `vae.dll coordinator --host A --public-host A ...`, `vae.dll worker --seed A:4053 --host B ...`.
+With --wires fp32,bf16 each rate runs once per wire precision (`coordinator --wire W`), side by side in the same
+round: `lab_<rate>` is fp32, `lab_<rate>_bf16` bf16.
 
 Reports per run, and the median over rounds:
 - samples/s: metrics.jsonl's samples_per_s (training time only, evaluation excluded), the median of epochs 2+
@@ -26,6 +28,7 @@ Every lab is removed (netlab down) at the end, also on Ctrl-C, SIGTERM or an err
 so `deploy/netlab.sh prune` removes them even after a SIGKILL. Needs root. Prints one JSON document. Run from the
 repository root after `dotnet build src/Coordinator -c Release`:
     python3 bench/multihost.py --rounds 3 --epochs 3 --train-limit 6400
+    python3 bench/multihost.py --rounds 3 --epochs 3 --train-limit 6400 --wires fp32,bf16
 """
 import argparse, glob, itertools, json, os, re, shutil, signal, statistics, subprocess, sys, tempfile, time
 
@@ -35,6 +38,7 @@ NETLAB = os.path.join(ROOT, 'deploy', 'netlab.sh')
 TCMALLOC = '/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4'  # what ./vae preloads (scripts/setup.sh)
 COORDINATOR_PORT = 4053
 WORKER_MACHINES = (2, 3)  # machine 1 is the coordinator's
+WIRES = ('fp32', 'bf16')  # what coordinator --wire takes
 LAB_NUMBERS = itertools.count(1)
 
 class Failed(Exception):
@@ -85,15 +89,15 @@ def loopback(args, work, name, actors):
     wall = timed(cmd, run + '.out', args.timeout)
     return measure(f'vae.dll train --cluster --workers {actors}', run, wall, link_bits=None)
 
-def lab(args, work, name, actors, rate, labs):
+def lab(args, work, name, actors, rate, labs, wire='fp32'):
     """A fresh lab per run: no process, port or shared memory of an earlier run is left in it."""
     run, lab_name = os.path.join(work, name), f'mh{os.getpid()}-{next(LAB_NUMBERS)}'
     labs.append(lab_name)
     netlab('up', lab_name, '3', '--rate', rate, '--owner', str(os.getpid()))
     host = netlab('addr', lab_name, '1').strip()
     started = time.time()
-    coordinator = start(lab_name, 1, ['coordinator', '--host', host, '--public-host', host, '--workers', str(actors)]
-                        + training_flags(args, run), run + '.coordinator.out')
+    coordinator = start(lab_name, 1, ['coordinator', '--host', host, '--public-host', host, '--workers', str(actors),
+                                      '--wire', wire] + training_flags(args, run), run + '.coordinator.out')
     # A worker that tries before the seed listens waits out Akka's 5 s gate before it tries again.
     if not wait_for(lambda: 'Coordinator node up' in read(run + '.coordinator.out') or coordinator.poll() is not None, 60):
         raise Failed(f'the coordinator on {lab_name} did not come up in 60 s; its output: {run}.coordinator.out')
@@ -118,7 +122,7 @@ def lab(args, work, name, actors, rate, labs):
     netlab('down', lab_name)
     labs.remove(lab_name)
     per_node = f' --workers {args.actors_per_node}' if args.actors_per_node > 1 else ''
-    return measure(f'coordinator --workers {actors} + 2 x worker{per_node}, links {rate}', run, wall, link_bits=rate_bits(rate))
+    return measure(f'coordinator --workers {actors} --wire {wire} + 2 x worker{per_node}, links {rate}', run, wall, link_bits=rate_bits(rate))
 
 def read(path):
     with open(path) as f:
@@ -239,6 +243,10 @@ def check(args):
     if not os.path.exists(os.path.join(args.data, 'train-images-idx3-ubyte')) and not os.path.exists(os.path.join(args.data, 'train-images-idx3-ubyte.gz')):
         raise Failed(f'--data {args.data}: no MNIST IDX files there (./vae train --help fetches them into data/mnist)')
     netlab('check')
+    if any(w != 'fp32' for w in args.wires):
+        help_text = subprocess.run(['dotnet', CLI, 'coordinator', '--help'], text=True, capture_output=True, env=runtime_env()).stdout
+        if '--wire' not in help_text:
+            raise Failed('--wires bf16 needs a coordinator that takes --wire; this build has none')
     if args.actors_per_node > 1:
         help_text = subprocess.run(['dotnet', CLI, 'worker', '--help'], text=True, capture_output=True, env=runtime_env()).stdout
         if '--workers' not in help_text:
@@ -250,6 +258,7 @@ def main():
     p.add_argument('--epochs', type=int, default=3, help='epochs per run (epoch 1 is the warm-up; figures from epochs 2+)')
     p.add_argument('--train-limit', type=int, default=6400, help='training images per epoch (6400: 50 steps of 128)')
     p.add_argument('--rates', default='10gbit,1gbit', help='link rates, tc units, one lab run per rate per round')
+    p.add_argument('--wires', default='fp32', help=f'coordinator --wire for the lab runs, one lab run per rate and wire per round ({",".join(WIRES)})')
     p.add_argument('--actors-per-node', type=int, default=1, help='worker actors per worker machine (K > 1: worker --workers K)')
     p.add_argument('--data', default=os.environ.get('VAE_MNIST_DIR') or os.path.join(ROOT, 'data', 'mnist'))
     p.add_argument('--timeout', type=int, default=600, help='seconds one run may take')
@@ -258,13 +267,17 @@ def main():
     args.data = os.path.abspath(args.data)
     rates = [r.strip() for r in args.rates.split(',') if r.strip()]
     for r in rates: rate_bits(r)
+    args.wires = [w.strip() for w in args.wires.split(',') if w.strip()]
+    if not args.wires or any(w not in WIRES for w in args.wires):
+        raise Failed(f'--wires: expected a comma-separated list of {" and ".join(WIRES)}, got {",".join(args.wires) or "nothing"}')
     if args.rounds < 1 or args.epochs < 1 or args.train_limit < 1 or args.actors_per_node < 1:
         raise Failed('--rounds, --epochs, --train-limit and --actors-per-node take whole numbers from 1')
     check(args)
     actors = len(WORKER_MACHINES) * args.actors_per_node
     contenders = [('single', lambda w, n, labs: single(args, w, n, actors)),
                   ('loopback', lambda w, n, labs: loopback(args, w, n, actors))]
-    contenders += [(f'lab_{r}', lambda w, n, labs, r=r: lab(args, w, n, actors, r, labs)) for r in rates]
+    contenders += [(f'lab_{r}' + ('' if wire == 'fp32' else f'_{wire}'), lambda w, n, labs, r=r, wire=wire: lab(args, w, n, actors, r, labs, wire))
+                   for r in rates for wire in args.wires]
     labs, rounds = [], []
     netlab('prune')
     work = tempfile.mkdtemp(prefix='vae-multihost-')
@@ -286,7 +299,7 @@ def main():
     print(json.dumps({
         'benchmark': 'coordinator + 2 worker machines (deploy/netlab.sh, tc tbf links) vs single-process mode and the loopback cluster',
         'epochs': args.epochs, 'train_limit': args.train_limit, 'actors_per_node': args.actors_per_node,
-        'worker_actors': actors, 'rates': rates, 'cores': os.cpu_count(),
+        'worker_actors': actors, 'rates': rates, 'wires': args.wires, 'cores': os.cpu_count(),
         'samples_per_s_from': 'metrics.jsonl samples_per_s, median of epochs 2+ of a run, then median of rounds',
         'median': medians,
         'vs_single': {name: round(m['samples_per_s'] / medians['single']['samples_per_s'], 3) for name, m in medians.items()},

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Configuration;
 using VaeCluster.Cluster;
+using VaeCluster.DataPlane;
 
 namespace VaeCluster.Coordinator.Cli;
 
@@ -18,6 +19,10 @@ public static class ClusterFlags
     public static readonly Option<string?> SecretFile = new("--secret-file") { Description = "File holding the cluster's shared secret (or set VAE_CLUSTER__SECRET); nodes without it are refused." };
     public static readonly Option<string?> TlsCertificate = new("--tls-cert") { Description = "PKCS#12 file with the cluster's certificate: cluster traffic then runs over mutual TLS, and only nodes presenting this certificate are accepted (password: VAE_CLUSTER__TLSPASSWORD)." };
     public static readonly Option<string?> Transport = new("--transport") { Description = "How parameters and gradients travel: auto (shared memory between a worker and a coordinator on one machine, else TCP; the default) or tcp (always TCP: one host exercises the network path)." };
+    public static readonly Option<string?> Wire = new("--wire")
+    {
+        Description = "How parameters and gradients travel over TCP: fp32 (exact; the default) or bf16 (rounded to bfloat16: half the bytes, for links slower than the workers). Set on the coordinator, which tells its workers; a worker given another is refused. Shared memory always carries fp32.",
+    };
     public static readonly Option<string[]> Seeds = new("--seed") { Description = "The coordinator's HOST:PORT to join through (repeatable)." };
 
     /// <summary>Settings from file, environment and flags over the given defaults; rejects what cannot work.</summary>
@@ -37,6 +42,7 @@ public static class ClusterFlags
             TlsCertificate = section["TlsCertificate"] ?? defaults.TlsCertificate,
             TlsPassword = section["TlsPassword"] ?? defaults.TlsPassword,
             Transport = ParseTransport(section["Transport"]) ?? defaults.Transport,
+            Wire = ParseWire(section["Wire"]) ?? defaults.Wire,
         };
         if ((settings.Validate() ?? settings.TlsProblem()) is string problem) throw new UserError(problem);
         return settings;
@@ -56,6 +62,7 @@ public static class ClusterFlags
         Flag("SecretFile", Value(result, SecretFile));
         Flag("TlsCertificate", Value(result, TlsCertificate));
         Flag("Transport", Value(result, Transport));
+        Flag("Wire", Value(result, Wire));
         var seeds = Value(result, Seeds) ?? [];
         for (int i = 0; i < seeds.Length; i++) Flag($"Seeds:{i}", seeds[i]);
         var file = Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json");
@@ -91,6 +98,20 @@ public static class ClusterFlags
         return section["Secret"] is { Length: > 0 } secret ? secret : null;
     }
 
+    /// <summary>
+    /// The data-plane flags of ./vae train --cluster, whose local cluster takes nothing else from the Cluster
+    /// section (its nodes are on loopback with free ports): --transport and --wire, flags only.
+    /// </summary>
+    public static ClusterSettings WithDataPlaneFlags(ParseResult result, ClusterSettings local) => local with
+    {
+        Transport = ParseTransport(Value(result, Transport)) ?? local.Transport,
+        Wire = ParseWire(Value(result, Wire)) ?? local.Wire,
+    };
+
+    /// <summary>Whether the command line gave a flag that only a cluster's data plane reads (refused in one process).</summary>
+    public static string? DataPlaneFlagGiven(ParseResult result) =>
+        Value(result, Wire) is not null ? "--wire" : Value(result, Transport) is not null ? "--transport" : null;
+
     private static DataTransport? ParseTransport(string? text) => text?.ToLowerInvariant() switch
     {
         null => null,
@@ -98,6 +119,11 @@ public static class ClusterFlags
         "tcp" => DataTransport.Tcp,
         _ => throw new UserError($"--transport must be auto or tcp, got '{text}'"),
     };
+
+    private static WirePrecision? ParseWire(string? text) =>
+        text is null ? null
+        : WirePrecisionName.TryParse(text, out var precision) ? precision
+        : throw new UserError($"--wire must be fp32 or bf16, got '{text}'; use bf16 to halve the bytes on slow links, or leave it out for fp32");
 
     private static int? Int(IConfiguration section, string key)
     {

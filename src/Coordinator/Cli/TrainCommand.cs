@@ -1,6 +1,7 @@
 using System.CommandLine;
 using VaeCluster.Cluster;
 using VaeCluster.Coordinator.Web;
+using VaeCluster.DataPlane;
 using VaeCluster.Model;
 using VaeCluster.Training;
 
@@ -53,19 +54,20 @@ public static class TrainCommand
     };
 
     /// <summary>Loopback and free ports: a local cluster needs no choices and cannot clash with another run.</summary>
-    private static readonly ClusterSettings LocalCluster = new() { Host = "127.0.0.1", Port = 0, DataPort = 0 };
+    private static readonly ClusterSettings LocalCluster = new() { Host = "127.0.0.1", Port = 0, DataPort = 0, Wire = WirePrecision.Fp32 };
 
     private static readonly ClusterSettings CoordinatorNode = new()
     {
         Port = ClusterDefaults.CoordinatorPort,
         DataPort = ClusterDefaults.DataPort,
+        Wire = WirePrecision.Fp32,
     };
 
     public static Command Create()
     {
         var command = new Command("train", "Train the VAE: by default coordinator and workers are actors in this process; with --cluster, workers are separate processes.")
         {
-            Cluster,
+            Cluster, ClusterFlags.Transport, ClusterFlags.Wire,
         };
         return WithTrainingFlags(command, result => result.GetValue(Cluster) ? RunMode.LocalCluster : RunMode.SingleProcess);
     }
@@ -75,6 +77,7 @@ public static class TrainCommand
         var command = new Command("coordinator", "Run the coordinator node of a cluster: wait until worker nodes (./vae worker --seed THIS_HOST:PORT) bring --workers worker actors in all, then train.")
         {
             ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.DataPort, ClusterFlags.SecretFile, ClusterFlags.TlsCertificate, ClusterFlags.Transport,
+            ClusterFlags.Wire,
         };
         return WithTrainingFlags(command, _ => RunMode.CoordinatorNode);
     }
@@ -94,6 +97,8 @@ public static class TrainCommand
                 throw new UserError("--resume and --run both name a run directory; give only --resume RUN_DIR");
             if (!DashboardAddress.TryParse(result.GetValue(Http), out var http, out var httpProblem)) throw new UserError(httpProblem!);
             var runMode = mode(result);
+            if (runMode == RunMode.SingleProcess && ClusterFlags.DataPlaneFlagGiven(result) is { } flag)
+                throw new UserError($"{flag} sets how a cluster's workers get their tensors, and this run has none; add --cluster, or leave {flag} out");
             int? configuredWorkers = runMode == RunMode.CoordinatorNode ? ClusterFlags.Workers(result) : null;
             var request = new TrainRequest(
                 Overrides: options => Apply(result, configuredWorkers is int n ? options with { Workers = n } : options),
@@ -103,7 +108,7 @@ public static class TrainCommand
                 Http: http,
                 Cluster: runMode switch
                 {
-                    RunMode.LocalCluster => LocalCluster with { Secret = ClusterSecret.NewSecret() },
+                    RunMode.LocalCluster => ClusterFlags.WithDataPlaneFlags(result, LocalCluster with { Secret = ClusterSecret.NewSecret() }),
                     RunMode.CoordinatorNode => ClusterFlags.Resolve(result, CoordinatorNode),
                     _ => null,
                 });

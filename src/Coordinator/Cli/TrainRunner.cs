@@ -30,6 +30,10 @@ public static class TrainRunner
     {
         var start = request.Resume ? ForResume(request) : ForNewRun(request);
         var (options, checkpoint, run, _) = start;
+        // One process's maths for any worker layout is what --deterministic promises; bf16 rounds only what crosses
+        // TCP (not shared memory, not one process), so the parameters would depend on where the workers run.
+        if (options.Deterministic && request.Cluster?.Wire == WirePrecision.Bf16)
+            throw new UserError("--wire bf16 cannot be combined with --deterministic: bf16 rounds only what crosses TCP, so the result would depend on where workers run; use --wire fp32 for a reproducible run");
         bool finished = checkpoint is not null && checkpoint.Cursor.Epoch > options.Epochs;
         // Bound before anything is written; let go just before the host binds them for good.
         using var ports = request.Cluster is { } cluster && !finished ? NodePorts.Hold(cluster, dataPlane: true) : null;
@@ -47,7 +51,9 @@ public static class TrainRunner
 
         using var recorder = new RunRecorder(run, data.Test, options.KeepCheckpoints, log);
         var plan = watch.Plan(new WatchFacts(new ProgressPlan(options.Epochs, state.StepsPerEpoch), options.LogEvery,
-            PayloadBytes: request.Mode == RunMode.SingleProcess ? 0 : TensorLayout.PayloadBytes(TensorLayout.Of(state.Parameters)),
+            // As a TCP node moves them (--wire); a node on shared memory copies float32.
+            PayloadBytes: request.Mode == RunMode.SingleProcess ? 0
+                : PayloadCodec.For(request.Cluster?.Wire ?? WirePrecision.Fp32).PayloadBytes(TensorLayout.Of(state.Parameters)),
             InProcessWorkers: request.Mode == RunMode.SingleProcess));
         using var stop = new StopSignals(cancel);
         ports?.Dispose();

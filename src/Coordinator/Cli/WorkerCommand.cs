@@ -37,7 +37,7 @@ public static partial class WorkerCommand
     {
         var command = new Command("worker", "Run a worker node: join the cluster through --seed and compute gradients for its coordinator until training ends.")
         {
-            ClusterFlags.Seeds, ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.SecretFile, ClusterFlags.TlsCertificate, ClusterFlags.Transport, Name, Actors, Data, LogDir, ConsoleLevel, ExitWithParent, Cpu,
+            ClusterFlags.Seeds, ClusterFlags.Host, ClusterFlags.PublicHost, ClusterFlags.Port, ClusterFlags.SecretFile, ClusterFlags.TlsCertificate, ClusterFlags.Transport, ClusterFlags.Wire, Name, Actors, Data, LogDir, ConsoleLevel, ExitWithParent, Cpu,
         };
         command.SetAction((result, cancel) => UserError.Report(async () =>
         {

@@ -35,6 +35,7 @@ public static class ClusterCoordinatorHost
     {
         var outcome = new TaskCompletionSource<TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
         var layout = TensorLayout.Of(state.Parameters);
+        var wire = settings.Wire ?? WirePrecision.Fp32;
         SharedTensorRegion.DeleteOrphans();
         string cookie = SharedTensorRegion.NewCookie();
         // --transport tcp: no shared memory is offered, so even workers on this machine use the socket.
@@ -55,8 +56,13 @@ public static class ClusterCoordinatorHost
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
             settings.AdvertisedHost, dataPlane.Port, state.Options.Shape, train.Count, train.Sha256,
-            layout, published, cookie, settings.Secret, WholeShards: state.Options.Deterministic), log), WorkerGateway.Name);
+            layout, published, cookie, settings.Secret, WholeShards: state.Options.Deterministic, Wire: wire), log), WorkerGateway.Name);
         dataPlane.AcceptInto(gateway);
+        if (settings.SharedMemory)
+            log.Information("Tensors travel over TCP as {Wire} and through shared memory (workers on this machine) as fp32; the coordinator keeps and sums them in fp32",
+                WirePrecisionName.Of(wire));
+        else
+            log.Information("Tensors travel over TCP as {Wire}; the coordinator keeps and sums them in fp32", WirePrecisionName.Of(wire));
         log.Information("Coordinator node up at {Address}; seed for workers: --seed {Seed}; data plane on port {DataPort}; waiting for {Workers} workers",
             cluster.SelfAddress, seed, dataPlane.Port, state.Options.Workers);
 

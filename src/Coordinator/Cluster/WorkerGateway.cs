@@ -63,6 +63,11 @@ public sealed class WorkerGateway : ReceiveActor
             Refuse(join, $"worker {join.WorkerId} loaded {join.TrainSamples} training images, the run needs {settings.TrainSamples}: give every node the same MNIST files");
             return;
         }
+        if (join.Wire is { } asked && asked != settings.Wire)
+        {
+            Refuse(join, $"worker {join.WorkerId} was started with --wire {WirePrecisionName.Of(asked)}, the coordinator sends {WirePrecisionName.Of(settings.Wire)}: give every node the same --wire, or none to workers (they take the coordinator's)");
+            return;
+        }
         if (join.TrainDataSha256 != settings.TrainDataSha256)
         {
             Refuse(join, $"worker {join.WorkerId}'s training data differ from the coordinator's (sha256 {Short(join.TrainDataSha256)} vs {Short(settings.TrainDataSha256)}); give both the same --data");
@@ -78,7 +83,7 @@ public sealed class WorkerGateway : ReceiveActor
             : SharedTensorRegion.Create($"vaecluster-{Environment.ProcessId}-{token[..12]}.grad", slots * TensorLayout.PayloadBytes(settings.Layout), settings.Cookie);
         pending[token] = new Pending(join.WorkerId, actors, Sender, gradients, slots);
         var shared = gradients is null ? null : new SharedMemoryOffer(settings.Parameters!.Path, gradients.Path, settings.Cookie, slots);
-        Sender.Tell(new DataPlaneOffer(join.WorkerId, settings.DataHost, settings.DataPort, token, settings.Model, shared));
+        Sender.Tell(new DataPlaneOffer(join.WorkerId, settings.DataHost, settings.DataPort, token, settings.Model, shared, settings.Wire));
         log.Debug("Offered the data plane to worker {Worker} at {WorkerAddress}", join.WorkerId, Sender.Path.Address);
     }
 
@@ -112,7 +117,7 @@ public sealed class WorkerGateway : ReceiveActor
         if (links.Remove(hello.WorkerId, out var old)) Context.Stop(old);
         ITransportToNode transport = hello.SharedMemory && admitted.Gradients is not null
             ? new SharedMemoryTransportToNode(connected.Channel, settings.Layout, settings.Parameters!, admitted.Gradients, admitted.GradientSlots)
-            : new TcpTransportToNode(connected.Channel, settings.Layout);
+            : new TcpTransportToNode(connected.Channel, settings.Layout, PayloadCodec.For(settings.Wire));
         if (transport is TcpTransportToNode) admitted.Gradients?.Dispose();
         if (!TrySend(connected.Channel, new WelcomeFrame(settings.Layout)))
         {
@@ -123,8 +128,8 @@ public sealed class WorkerGateway : ReceiveActor
         var link = Context.ActorOf(WorkerLink.Props(hello.WorkerId, admitted.Actors, host, transport, coordinator, admitted.Node, log), $"link-{++linksCreated}");
         Context.Watch(link);
         links[hello.WorkerId] = link;
-        log.Information("Worker node {Worker} with {Actors} workers connected its data plane from {Remote} ({Transport})",
-            hello.WorkerId, admitted.Actors, connected.Channel.Remote, transport.Description);
+        log.Information("Worker node {Worker} with {Actors} workers connected its data plane from {Remote} ({Transport}); values as {Wire}",
+            hello.WorkerId, admitted.Actors, connected.Channel.Remote, transport.Description, WirePrecisionName.Of(transport.Precision));
     }
 
     protected override void PostStop()
@@ -149,8 +154,10 @@ public sealed class WorkerGateway : ReceiveActor
 /// on this machine may use shared memory, where the parameters are published and the cookie of this process.
 /// A worker must hold at least <paramref name="TrainSamples"/> images whose DataDigest is <paramref name="TrainDataSha256"/>.
 /// <paramref name="WholeShards"/>: a deterministic run, whose nodes may hold several whole shards at once.
+/// <paramref name="Wire"/>: how values travel over TCP links (--wire), announced in every offer.
 /// </summary>
 public sealed record GatewaySettings(
     string DataHost, int DataPort, ModelShape Model, int TrainSamples, string TrainDataSha256, IReadOnlyList<TensorLayout> Layout,
-    ParameterPublisher? Parameters = null, string Cookie = "", string? Secret = null, bool WholeShards = false);
+    ParameterPublisher? Parameters = null, string Cookie = "", string? Secret = null, bool WholeShards = false,
+    WirePrecision Wire = WirePrecision.Fp32);
 

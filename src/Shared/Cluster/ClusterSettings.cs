@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using VaeCluster.DataPlane;
 
 namespace VaeCluster.Cluster;
 
@@ -43,6 +44,13 @@ public sealed record ClusterSettings
 
     /// <summary>Whether this node offers (coordinator) or takes (worker) shared memory when it can.</summary>
     public bool SharedMemory => Transport == DataTransport.Auto;
+
+    /// <summary>
+    /// How values travel over TCP links (--wire). The coordinator's choice (fp32 when not given) is announced to every
+    /// worker; a worker given one of its own is refused by a coordinator with another. Null on a worker: take the
+    /// coordinator's.
+    /// </summary>
+    public WirePrecision? Wire { get; init; }
 
     public string AdvertisedHost => string.IsNullOrWhiteSpace(PublicHost) ? Host : PublicHost;
 

@@ -1,3 +1,4 @@
+using VaeCluster.DataPlane;
 using VaeCluster.Model;
 
 namespace VaeCluster.Cluster;
@@ -13,19 +14,24 @@ public interface IJoinMessage;
 /// <param name="TrainDataSha256">The DataDigest of the worker's training set: it must be the coordinator's, or the
 /// same indices would name other images and the run would quietly train on a mix.</param>
 /// <param name="Actors">The node's worker actors (--workers): it takes shares of each batch in proportion.</param>
-public sealed record JoinTraining(string WorkerId, int ProtocolVersion, int TrainSamples, string TrainDataSha256, int Actors = 1) : IJoinMessage
+/// <param name="Wire">The worker's own --wire, if it was given one: a coordinator with another refuses it, so a
+/// node started for bf16 links never trains on fp32 ones unnoticed (or the reverse). Null takes the coordinator's.</param>
+public sealed record JoinTraining(string WorkerId, int ProtocolVersion, int TrainSamples, string TrainDataSha256, int Actors = 1,
+    WirePrecision? Wire = null) : IJoinMessage
 {
-    /// <summary>The join protocol this build speaks (3: nodes with several worker actors, frame version 2); nodes must agree.</summary>
-    public const int CurrentProtocol = 3;
+    /// <summary>The join protocol this build speaks (4: --wire announced, frame version 3); nodes must agree.</summary>
+    public const int CurrentProtocol = 4;
 }
 
 /// <summary>
 /// The coordinator's answer: connect to its data plane at Host:Port and present Token, which admits exactly one
 /// connection for this worker. The model's shape tells the worker which replica to build. A worker on the
 /// coordinator's machine can open <paramref name="SharedMemory"/> and move tensors through it instead of the socket.
+/// <paramref name="Wire"/> is how values travel over the socket (the coordinator's --wire); shared memory carries fp32.
 /// </summary>
 public sealed record DataPlaneOffer(
-    string WorkerId, string Host, int Port, string Token, ModelShape Model, SharedMemoryOffer? SharedMemory) : IJoinMessage;
+    string WorkerId, string Host, int Port, string Token, ModelShape Model, SharedMemoryOffer? SharedMemory,
+    WirePrecision Wire = WirePrecision.Fp32) : IJoinMessage;
 
 /// <summary>
 /// Where the parameters are published each step and where this worker writes its gradients; both files start with

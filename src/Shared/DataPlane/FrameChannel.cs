@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
 using static TorchSharp.torch;
 
@@ -7,13 +8,14 @@ namespace VaeCluster.DataPlane;
 
 /// <summary>
 /// One data-plane connection: length-prefixed frames over a TCP socket (docs/WIRE_FORMAT.md).
-/// Tensor payloads go from tensor memory straight to the socket and from the socket straight into tensor
-/// memory, with no intermediate buffer. One thread may send while another receives.
+/// Tensor payloads go from tensor memory to the socket and from the socket into tensor memory through the link's
+/// <see cref="PayloadCodec"/> (float32 as it is, with no intermediate buffer; or bfloat16). One thread may send while
+/// another receives.
 /// </summary>
 public sealed class FrameChannel : IDisposable
 {
     public const uint Magic = 0x46454156; // "VAEF" in little-endian bytes
-    public const byte Version = 2; // 2: Shard frames say whether they are whole, Gradient frames carry one loss sum
+    public const byte Version = 3; // 3: the prefix says how the payload's values are encoded (--wire)
     public const int PrefixBytes = 20;
     /// <summary>The largest header of any kind (Shard and Welcome); the other kinds have tighter bounds of their own.</summary>
     public const int MaxHeaderBytes = 8 << 20;
@@ -54,15 +56,17 @@ public sealed class FrameChannel : IDisposable
         }
     }
 
-    public void Send(IWireMessage message, IReadOnlyList<Tensor>? payload = null)
+    public void Send(IWireMessage message) => SendAll(Encode(message, payloadBytes: 0, WirePrecision.Fp32));
+
+    /// <summary>Sends a frame whose payload is these float32 tensors, back to back, encoded by <paramref name="codec"/>.</summary>
+    public void Send(IWireMessage message, IReadOnlyList<Tensor> payload, PayloadCodec codec)
     {
-        long payloadBytes = payload?.Sum(t => t.numel() * sizeof(float)) ?? 0;
-        SendAll(Encode(message, payloadBytes));
-        foreach (var tensor in payload ?? []) SendAll(Float32Bytes(tensor));
+        SendAll(Encode(message, codec.PayloadBytes(payload), codec.Precision));
+        foreach (var tensor in payload) codec.Write(MemoryMarshal.Cast<byte, float>(Float32Bytes(tensor)), SendAll);
     }
 
     /// <summary>A frame's prefix and header, ready to send; the payload, if any, follows separately.</summary>
-    private static byte[] Encode(IWireMessage message, long payloadBytes)
+    private static byte[] Encode(IWireMessage message, long payloadBytes, WirePrecision encoding)
     {
         using var header = new MemoryStream();
         header.SetLength(PrefixBytes);
@@ -72,7 +76,8 @@ public sealed class FrameChannel : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(frame, Magic);
         frame[4] = Version;
         frame[5] = (byte)message.Kind;
-        BinaryPrimitives.WriteUInt16LittleEndian(frame.AsSpan(6), 0);
+        frame[6] = (byte)encoding;
+        frame[7] = 0;
         BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(8), frame.Length - PrefixBytes);
         BinaryPrimitives.WriteInt64LittleEndian(frame.AsSpan(12), payloadBytes);
         return frame;
@@ -82,10 +87,10 @@ public sealed class FrameChannel : IDisposable
     public ReceivedFrame Receive()
     {
         ReceiveAll(prefix);
-        var (kind, headerBytes, payloadBytes) = ReadPrefix();
+        var (kind, headerBytes, payloadBytes, encoding) = ReadPrefix();
         var header = new byte[headerBytes];
         ReceiveAll(header);
-        return new ReceivedFrame(Decode(kind, header), payloadBytes);
+        return new ReceivedFrame(Decode(kind, header), payloadBytes, encoding);
     }
 
     /// <summary>
@@ -96,7 +101,7 @@ public sealed class FrameChannel : IDisposable
     public async Task<IWireMessage> ReceiveHandshakeAsync(FrameKind expected, CancellationToken cancel)
     {
         await ReceiveAllAsync(prefix, cancel);
-        var (kind, headerBytes, payloadBytes) = ReadPrefix();
+        var (kind, headerBytes, payloadBytes, _) = ReadPrefix();
         if (kind != expected) throw new WireError($"expected {expected} as the first frame, got {kind}");
         if (payloadBytes != 0) throw new WireError($"a {kind} frame carries no payload, this one announces {payloadBytes} bytes");
         var header = new byte[headerBytes];
@@ -107,7 +112,7 @@ public sealed class FrameChannel : IDisposable
     /// <summary>Sends a payload-free frame without blocking a thread (handshakes).</summary>
     public async Task SendAsync(IWireMessage message, CancellationToken cancel)
     {
-        var frame = Encode(message, payloadBytes: 0);
+        var frame = Encode(message, payloadBytes: 0, WirePrecision.Fp32);
         for (int sent = 0; sent < frame.Length;)
         {
             int n = await socket.SendAsync(frame.AsMemory(sent), SocketFlags.None, cancel);
@@ -117,10 +122,10 @@ public sealed class FrameChannel : IDisposable
     }
 
     /// <summary>
-    /// Checks the prefix just read: magic, version, a known kind, and lengths within that kind's bounds, all
-    /// before the header is allocated, so a peer announcing a huge header costs nothing.
+    /// Checks the prefix just read: magic, version, a known kind and payload encoding, and lengths within that kind's
+    /// bounds, all before the header is allocated, so a peer announcing a huge header costs nothing.
     /// </summary>
-    private (FrameKind Kind, int HeaderBytes, long PayloadBytes) ReadPrefix()
+    private (FrameKind Kind, int HeaderBytes, long PayloadBytes, WirePrecision Encoding) ReadPrefix()
     {
         if (BinaryPrimitives.ReadUInt32LittleEndian(prefix) != Magic) throw new WireError("not a VaeCluster data-plane frame (bad magic)");
         if (prefix[4] != Version) throw new WireError($"wire format version {prefix[4]}, this node speaks {Version}");
@@ -131,7 +136,9 @@ public sealed class FrameChannel : IDisposable
         if (headerBytes < 0 || headerBytes > known.MaxHeaderBytes)
             throw new WireError($"{kind} header of {headerBytes} bytes is out of range (0-{known.MaxHeaderBytes})");
         if (payloadBytes is < 0 or > MaxPayloadBytes) throw new WireError($"payload of {payloadBytes} bytes is out of range");
-        return (kind, headerBytes, payloadBytes);
+        var encoding = (WirePrecision)prefix[6];
+        if (!Enum.IsDefined(encoding)) throw new WireError($"unknown payload encoding {prefix[6]}");
+        return (kind, headerBytes, payloadBytes, encoding);
     }
 
     private static IWireMessage Decode(FrameKind kind, byte[] header)
@@ -163,13 +170,18 @@ public sealed class FrameChannel : IDisposable
         [FrameKind.ShardFailed] = (ShardFailedFrame.Read, ShardFailedFrame.MaxHeaderBytes),
     };
 
-    /// <summary>Reads the frame's payload into these tensors, after checking it has exactly their size.</summary>
-    public void ReceivePayload(ReceivedFrame frame, IReadOnlyList<Tensor> into)
+    /// <summary>
+    /// Reads the frame's payload into these float32 tensors through <paramref name="codec"/>, after checking that
+    /// the payload is in the codec's encoding and has exactly the tensors' size in it.
+    /// </summary>
+    public void ReceivePayload(ReceivedFrame frame, IReadOnlyList<Tensor> into, PayloadCodec codec)
     {
-        long expected = into.Sum(t => t.numel() * sizeof(float));
+        if (frame.Encoding != codec.Precision)
+            throw new WireError($"{frame.Message.Kind} payload is {WirePrecisionName.Of(frame.Encoding)}, this connection carries {codec}");
+        long expected = codec.PayloadBytes(into);
         if (frame.PayloadBytes != expected)
-            throw new WireError($"{frame.Message.Kind} payload is {frame.PayloadBytes} bytes, expected {expected} for the model's parameters");
-        foreach (var tensor in into) ReceiveAll(Float32Bytes(tensor));
+            throw new WireError($"{frame.Message.Kind} payload is {frame.PayloadBytes} bytes, expected {expected} for the model's parameters in {codec}");
+        foreach (var tensor in into) codec.Read(MemoryMarshal.Cast<byte, float>(Float32Bytes(tensor)), ReceiveAll);
     }
 
     public void SkipPayload(ReceivedFrame frame)
@@ -229,5 +241,5 @@ public sealed class FrameChannel : IDisposable
     }
 }
 
-/// <summary>A frame whose header has been read; PayloadBytes of tensor data follow on the connection.</summary>
-public sealed record ReceivedFrame(IWireMessage Message, long PayloadBytes);
+/// <summary>A frame whose header has been read; PayloadBytes of tensor data, values encoded as Encoding, follow on the connection.</summary>
+public sealed record ReceivedFrame(IWireMessage Message, long PayloadBytes, WirePrecision Encoding = WirePrecision.Fp32);

@@ -46,6 +46,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private readonly MnistSplit train;
     private readonly string? secret;
     private readonly bool sharedMemory;
+    private readonly WirePrecision? wire;
     private readonly TaskCompletionSource<WorkerSessionEnd> ended;
     private readonly ILogger log;
     private Address? coordinatorNode;
@@ -59,22 +60,24 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <param name="sharedMemory">Take the coordinator's shared memory when this node can open it (--transport auto).</param>
+    /// <param name="wire">This node's --wire, if given: a coordinator with another refuses it. Null takes the coordinator's.</param>
     public CoordinatorLink(string workerId, int actors, MnistSplit train, string? secret, bool sharedMemory,
-        TaskCompletionSource<WorkerSessionEnd> ended, ILogger log)
+        TaskCompletionSource<WorkerSessionEnd> ended, ILogger log, WirePrecision? wire = null)
     {
         this.workerId = workerId;
         this.actors = actors;
         this.train = train;
         this.secret = secret;
         this.sharedMemory = sharedMemory;
+        this.wire = wire;
         this.ended = ended;
         this.log = log;
         Joining();
     }
 
     public static Props Props(string workerId, int actors, MnistSplit train, string? secret, bool sharedMemory,
-        TaskCompletionSource<WorkerSessionEnd> ended, ILogger log) =>
-        Akka.Actor.Props.Create(() => new CoordinatorLink(workerId, actors, train, secret, sharedMemory, ended, log));
+        TaskCompletionSource<WorkerSessionEnd> ended, ILogger log, WirePrecision? wire = null) =>
+        Akka.Actor.Props.Create(() => new CoordinatorLink(workerId, actors, train, secret, sharedMemory, ended, log, wire));
 
     protected override void PreStart()
     {
@@ -183,7 +186,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private void AskToJoin()
     {
         var gateway = Context.ActorSelection(new RootActorPath(coordinatorNode!) / "user" / "worker-gateway");
-        gateway.Tell(new JoinTraining(workerId, JoinTraining.CurrentProtocol, train.Count, train.Sha256, actors));
+        gateway.Tell(new JoinTraining(workerId, JoinTraining.CurrentProtocol, train.Count, train.Sha256, actors, wire));
     }
 
     private void Connect(DataPlaneOffer offer)
@@ -222,15 +225,15 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             }
             channel.SetReceiveTimeout(null);
             transport = shared is null
-                ? new TcpTransportToCoordinator(channel, parameterBuffer.NamedParameters())
+                ? new TcpTransportToCoordinator(channel, parameterBuffer.NamedParameters(), PayloadCodec.For(offer.Wire))
                 : new SharedMemoryTransportToCoordinator(channel, shared);
             Timers.Cancel(nameof(TryJoin));
             Timers.Cancel(nameof(OutOfPatience));
             Become(Connected);
             latent = shape.Latent;
             worker = Context.ActorOf(WorkerPool.Props(workerId, actors, Self, shape, train), "workers");
-            log.Information("Worker node {Worker} with {Actors} workers joined: data plane connected to {Remote} ({Transport})",
-                workerId, actors, channel.Remote, transport.Description);
+            log.Information("Worker node {Worker} with {Actors} workers joined: data plane connected to {Remote} ({Transport}); values as {Wire}",
+                workerId, actors, channel.Remote, transport.Description, WirePrecisionName.Of(transport.Precision));
         }
         catch (Exception error)
         {

@@ -52,7 +52,7 @@ public static class WorkerNodeHost
         var ended = new TaskCompletionSource<WorkerSessionEnd>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var host = AkkaHost.Build(log, akka => akka
             .WithVaeCluster(settings, ClusterDefaults.WorkerRole, settings.Seeds)
-            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, actors, train, settings.Secret, settings.SharedMemory, ended, log), "coordinator-link"))
+            .WithActors((system, _) => system.ActorOf(CoordinatorLink.Props(workerId, actors, train, settings.Secret, settings.SharedMemory, ended, log, settings.Wire), "coordinator-link"))
             .WithActors((system, _) => { if (forwardLogs is not null) system.ActorOf(LogShipper.Props(forwardLogs), LogShipper.Name); }));
         await host.StartAsync(cancel);
         var system = host.Services.GetRequiredService<ActorSystem>();

@@ -65,6 +65,19 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
     }
 
     [Fact]
+    public void Announces_its_wire_and_refuses_a_worker_started_with_another()
+    {
+        var node = CreateTestProbe();
+        node.Send(gateway, new JoinTraining("w1", JoinTraining.CurrentProtocol, TrainSamples, DataSha256, Wire: WirePrecision.Bf16));
+        Assert.Equal("worker w1 was started with --wire bf16, the coordinator sends fp32: give every node the same --wire, or none to workers (they take the coordinator's)",
+            node.ExpectMsg<JoinRefused>().Reason);
+        node.Send(gateway, new JoinTraining("w1", JoinTraining.CurrentProtocol, TrainSamples, DataSha256, Wire: WirePrecision.Fp32));
+        Assert.Equal(WirePrecision.Fp32, node.ExpectMsg<DataPlaneOffer>().Wire);
+        node.Send(gateway, new JoinTraining("w2", JoinTraining.CurrentProtocol, TrainSamples, DataSha256)); // no --wire: the coordinator's
+        Assert.Equal(WirePrecision.Fp32, node.ExpectMsg<DataPlaneOffer>().Wire);
+    }
+
+    [Fact]
     public void Refuses_a_data_plane_connection_with_a_token_it_did_not_issue()
     {
         var node = CreateTestProbe();
@@ -105,11 +118,11 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
         var got = Assert.IsType<ShardFrame>(frame.Message);
         Assert.Equal(shard.SampleIndices, got.SampleIndices);
         var received = master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList();
-        channel.ReceivePayload(frame, received);
+        channel.ReceivePayload(frame, received, PayloadCodec.Fp32);
         Assert.All(master.NamedParameters().Zip(received), p => Assert.True(p.First.Tensor.equal(p.Second).all().item<bool>()));
 
         var gradient = master.NamedParameters().Select(p => randn_like(p.Tensor)).ToList();
-        channel.Send(new GradientFrame(0, 0, 2, 300, 1000), gradient);
+        channel.Send(new GradientFrame(0, 0, 2, 300, 1000), gradient, PayloadCodec.Fp32);
         var result = coordinator.ExpectMsg<ShardGradient>();
         Assert.Equal(link, coordinator.LastSender);
         Assert.Equal((0L, 0, "w1", 2, 300.0), (result.Step, result.ShardIndex, result.WorkerId, result.SampleCount, result.LossSum));
@@ -133,8 +146,8 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
         Assert.True(Assert.IsType<ShardFrame>(second.Message).Whole);
 
         // Answers may come in any order; each becomes the ShardGradient of its own shard.
-        channel.Send(new GradientFrame(0, 2, 1, 10, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList());
-        channel.Send(new GradientFrame(0, 0, 2, 20, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList());
+        channel.Send(new GradientFrame(0, 2, 1, 10, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList(), PayloadCodec.Fp32);
+        channel.Send(new GradientFrame(0, 0, 2, 20, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList(), PayloadCodec.Fp32);
         var answers = new[] { coordinator.ExpectMsg<ShardGradient>(), coordinator.ExpectMsg<ShardGradient>() };
         Assert.Equal([2, 0], answers.Select(a => a.ShardIndex));
         foreach (var a in answers) a.Gradient.Dispose();
@@ -147,7 +160,7 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
         using var _ = channel;
 
         // The link refuses on the header and may cut the connection before the payload is through: that is fine.
-        try { channel.Send(new GradientFrame(Step: 4, 0, 1, 1, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList()); }
+        try { channel.Send(new GradientFrame(Step: 4, 0, 1, 1, 0), master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList(), PayloadCodec.Fp32); }
         catch (System.Net.Sockets.SocketException) { }
         ExpectTerminated(link);
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
@@ -161,7 +174,7 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
 
         var corrupt = master.NamedParameters().Select(p => zeros_like(p.Tensor)).ToList();
         corrupt[3][0] = float.NaN;
-        channel.Send(new GradientFrame(0, 0, 1, LossSum: 500, 0), corrupt);
+        channel.Send(new GradientFrame(0, 0, 1, LossSum: 500, 0), corrupt, PayloadCodec.Fp32);
         ExpectTerminated(link);
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // never reaches the coordinator
     }

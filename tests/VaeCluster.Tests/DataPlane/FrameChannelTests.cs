@@ -31,7 +31,7 @@ public sealed class FrameChannelTests : IDisposable
     {
         var parameters = new[] { randn(400, 784), randn(400) };
         var shard = new ShardFrame(Step: 41, ShardIndex: 1, Latent: 2, SampleIndices: [5, 9, 11], Noise: [0.5f, -1, 2, 3, 4, 5]);
-        sender.Send(shard, parameters);
+        sender.Send(shard, parameters, PayloadCodec.Fp32);
 
         var frame = receiver.Receive();
         var got = Assert.IsType<ShardFrame>(frame.Message);
@@ -39,7 +39,7 @@ public sealed class FrameChannelTests : IDisposable
         Assert.Equal(shard.SampleIndices, got.SampleIndices);
         Assert.Equal(shard.Noise, got.Noise);
         var into = new[] { zeros(400, 784), zeros(400) };
-        receiver.ReceivePayload(frame, into);
+        receiver.ReceivePayload(frame, into, PayloadCodec.Fp32);
         Assert.True(into[0].equal(parameters[0]).all().item<bool>());
         Assert.True(into[1].equal(parameters[1]).all().item<bool>());
     }
@@ -65,18 +65,34 @@ public sealed class FrameChannelTests : IDisposable
     [Fact]
     public void A_payload_of_the_wrong_size_is_refused_before_anything_is_written()
     {
-        sender.Send(new GradientFrame(1, 0, 2, 1, 0), [ones(10)]);
+        sender.Send(new GradientFrame(1, 0, 2, 1, 0), [ones(10)], PayloadCodec.Fp32);
         var frame = receiver.Receive();
         var into = new[] { zeros(11) };
-        var error = Assert.Throws<WireError>(() => receiver.ReceivePayload(frame, into));
+        var error = Assert.Throws<WireError>(() => receiver.ReceivePayload(frame, into, PayloadCodec.Fp32));
         Assert.Contains("payload is 40 bytes, expected 44", error.Message);
         Assert.Equal(0f, into[0].sum().item<float>());
+    }
+
+    [Fact]
+    public void A_bf16_payload_is_half_the_bytes_and_says_so_in_its_prefix()
+    {
+        sender.Send(new GradientFrame(1, 0, 2, 1, 0), [full(10, 1.00390625f)], PayloadCodec.Bf16);
+        var frame = receiver.Receive();
+        Assert.Equal((20L, WirePrecision.Bf16), (frame.PayloadBytes, frame.Encoding));
+        var into = new[] { zeros(10) };
+        receiver.ReceivePayload(frame, into, PayloadCodec.Bf16);
+        Assert.Equal(Enumerable.Repeat(1f, 10), into[0].data<float>().ToArray()); // 1 + 2^-8 is a tie: to even, 1
+
+        sender.Send(new GradientFrame(2, 0, 2, 1, 0), [ones(10)], PayloadCodec.Bf16);
+        var error = Assert.Throws<WireError>(() => receiver.ReceivePayload(receiver.Receive(), into, PayloadCodec.Fp32));
+        Assert.Contains("payload is bf16, this connection carries fp32", error.Message);
     }
 
     public static TheoryData<string, byte[], string> BrokenFrames() => new()
     {
         { "bad magic", Prefix(magic: 0x12345678, kind: 6, header: 1, payload: 0, body: [0]), "bad magic" },
         { "other version", Prefix(version: 9, kind: 6, header: 1, payload: 0, body: [0]), "version 9" },
+        { "unknown payload encoding", Prefix(kind: 6, header: 1, payload: 0, body: [0], encoding: 7), "unknown payload encoding 7" },
         { "unknown kind", Prefix(kind: 99, header: 0, payload: 0, body: []), "unknown frame kind 99" },
         { "negative header length", Prefix(kind: 6, header: -1, payload: 0, body: []), "out of range" },
         { "huge header length", Prefix(kind: 6, header: FrameChannel.MaxHeaderBytes + 1, payload: 0, body: []), "out of range" },
@@ -106,12 +122,13 @@ public sealed class FrameChannelTests : IDisposable
         Assert.Throws<EndOfStreamException>(() => receiver.Receive());
     }
 
-    private static byte[] Prefix(int kind, int header, long payload, byte[] body, uint magic = FrameChannel.Magic, byte version = FrameChannel.Version)
+    private static byte[] Prefix(int kind, int header, long payload, byte[] body, uint magic = FrameChannel.Magic, byte version = FrameChannel.Version, byte encoding = 0)
     {
         var bytes = new byte[FrameChannel.PrefixBytes + body.Length];
         BinaryPrimitives.WriteUInt32LittleEndian(bytes, magic);
         bytes[4] = version;
         bytes[5] = (byte)kind;
+        bytes[6] = encoding;
         BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), header);
         BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(12), payload);
         body.CopyTo(bytes, FrameChannel.PrefixBytes);

@@ -9,12 +9,17 @@ namespace VaeCluster.Tests.DataPlane;
 /// <summary>
 /// What every data-plane transport promises, run against each (TCP, shared memory): the coordinator's end sends a
 /// shard with its step's parameters and receives answers; the node's end receives shards with the parameters in
-/// place and sends answers. Same cases, same assertions, whatever moves the bytes.
+/// place and sends answers. Same cases, same assertions, whatever moves the bytes and however values are encoded:
+/// with --wire bf16 what arrives is each value rounded to bfloat16 (libtorch's own conversion is the reference here),
+/// in half the bytes.
 /// </summary>
 public abstract class TransportContract : IDisposable
 {
     protected static readonly IReadOnlyList<TensorLayout> Layout = [new("w", [200, 100]), new("b", [200])];
     protected static readonly long PayloadBytes = TensorLayout.PayloadBytes(Layout);
+    /// <summary>How values travel; every transport but TCP carries them as float32.</summary>
+    protected virtual PayloadCodec Codec => PayloadCodec.Fp32;
+    private long WireBytes => Codec.PayloadBytes(Layout);
     private readonly LoopbackPair pair = new();
     private readonly List<Tensor> master = Layout.Select(t => randn(t.Shape)).ToList();
     private ITransportToNode node = null!;
@@ -36,6 +41,15 @@ public abstract class TransportContract : IDisposable
 
     private static string Digest(IEnumerable<Tensor> tensors) => ParameterDigest.Sha256(tensors);
 
+    /// <summary>The digest of the tensors as they must arrive: themselves, or rounded to bfloat16 and widened back.</summary>
+    private string Travelled(IEnumerable<Tensor> tensors)
+    {
+        if (Codec.Precision == WirePrecision.Fp32) return Digest(tensors);
+        var rounded = tensors.Select(t => t.to(ScalarType.BFloat16).to(ScalarType.Float32)).ToList();
+        try { return Digest(rounded); }
+        finally { foreach (var t in rounded) t.Dispose(); }
+    }
+
     private static void NoCheck(GradientFrame _) { }
 
     [Fact]
@@ -44,7 +58,7 @@ public abstract class TransportContract : IDisposable
         Open();
         node.SendShard(Shard(step: 3, index: 1), master);
         Assert.Equal(Shard(3, 1) with { }, Assert.IsType<ShardFrame>(coordinator.Receive()), ShardComparer.Instance);
-        Assert.Equal(Digest(master), Digest(coordinator.Parameters.Select(p => p.Tensor)));
+        Assert.Equal(Travelled(master), Digest(coordinator.Parameters.Select(p => p.Tensor)));
     }
 
     [Fact]
@@ -57,14 +71,14 @@ public abstract class TransportContract : IDisposable
         coordinator.Receive();
         coordinator.Receive();
         long firstStep = node.Bytes.Sent - before.Sent;
-        Assert.InRange(firstStep, PayloadBytes, PayloadBytes + 1024);
-        Assert.InRange(coordinator.Bytes.Received, PayloadBytes, PayloadBytes + 1024);
+        Assert.InRange(firstStep, WireBytes, WireBytes + 1024);
+        Assert.InRange(coordinator.Bytes.Received, WireBytes, WireBytes + 1024);
 
         foreach (var t in master) t.add_(1f); // the next step's parameters
         node.SendShard(Shard(step: 1, index: 0), master);
         coordinator.Receive();
-        Assert.InRange(node.Bytes.Sent - before.Sent - firstStep, PayloadBytes, PayloadBytes + 1024);
-        Assert.Equal(Digest(master), Digest(coordinator.Parameters.Select(p => p.Tensor)));
+        Assert.InRange(node.Bytes.Sent - before.Sent - firstStep, WireBytes, WireBytes + 1024);
+        Assert.Equal(Travelled(master), Digest(coordinator.Parameters.Select(p => p.Tensor)));
     }
 
     [Fact]
@@ -78,7 +92,7 @@ public abstract class TransportContract : IDisposable
         var answer = Assert.IsType<GradientAnswer>(node.Receive(NoCheck));
         Assert.Equal(new GradientFrame(0, 0, 2, 321.5, 77), answer.Header);
         Assert.True(answer.Finite);
-        Assert.Equal(Digest(gradient), Digest(answer.Gradient.Tensors));
+        Assert.Equal(Travelled(gradient), Digest(answer.Gradient.Tensors));
         answer.Gradient.Dispose();
 
         node.SendShard(Shard(1, 0), master);
@@ -88,7 +102,7 @@ public abstract class TransportContract : IDisposable
         var poisoned = Assert.IsType<GradientAnswer>(node.Receive(NoCheck));
         Assert.False(poisoned.Finite);
         poisoned.Gradient.Dispose();
-        Assert.InRange(coordinator.Bytes.Sent, 2 * PayloadBytes, 2 * PayloadBytes + 1024);
+        Assert.InRange(coordinator.Bytes.Sent, 2 * WireBytes, 2 * WireBytes + 1024);
     }
 
     [Fact]
@@ -107,7 +121,7 @@ public abstract class TransportContract : IDisposable
         {
             var answer = Assert.IsType<GradientAnswer>(node.Receive(NoCheck));
             Assert.Equal(shard, answer.Header.ShardIndex);
-            Assert.Equal(Digest(expected), Digest(answer.Gradient.Tensors));
+            Assert.Equal(Travelled(expected), Digest(answer.Gradient.Tensors));
             answer.Gradient.Dispose();
         }
     }
@@ -153,10 +167,31 @@ public abstract class TransportContract : IDisposable
     }
 }
 
-public sealed class TcpTransportContract : TransportContract
+public class TcpTransportContract : TransportContract
 {
     protected override (ITransportToNode, ITransportToCoordinator) Connect(FrameChannel coordinatorEnd, FrameChannel nodeEnd, int slots) =>
-        (new TcpTransportToNode(coordinatorEnd, Layout), new TcpTransportToCoordinator(nodeEnd, Layout.Select(t => (t.Name, zeros(t.Shape))).ToList()));
+        (new TcpTransportToNode(coordinatorEnd, Layout, Codec), new TcpTransportToCoordinator(nodeEnd, Layout.Select(t => (t.Name, zeros(t.Shape))).ToList(), Codec));
+}
+
+/// <summary>--wire bf16: the same promises over TCP, each value rounded to bfloat16 on the way, in half the bytes.</summary>
+public sealed class Bf16TcpTransportContract : TcpTransportContract
+{
+    protected override PayloadCodec Codec => PayloadCodec.Bf16;
+
+    [Fact]
+    public void Should_say_it_carries_bf16_and_refuse_a_payload_in_another_encoding()
+    {
+        using var pair = new LoopbackPair();
+        using var coordinatorEnd = new FrameChannel(pair.Left);
+        using var nodeEnd = new FrameChannel(pair.Right);
+        using var node = new TcpTransportToNode(coordinatorEnd, Layout, PayloadCodec.Bf16);
+        using var worker = new TcpTransportToCoordinator(nodeEnd, Layout.Select(t => (t.Name, zeros(t.Shape))).ToList(), PayloadCodec.Bf16);
+        Assert.Equal(WirePrecision.Bf16, node.Precision);
+        Assert.Equal(WirePrecision.Bf16, worker.Precision);
+        // A peer that sends float32 where bf16 was agreed is refused on the frame's prefix, before a value is read.
+        coordinatorEnd.Send(new ShardFrame(0, 0, 1, [0], [0f]), Layout.Select(t => ones(t.Shape)).ToList(), PayloadCodec.Fp32);
+        Assert.Contains("payload is fp32, this connection carries bf16", Assert.Throws<WireError>(() => worker.Receive()).Message);
+    }
 }
 
 public sealed class SharedMemoryTransportContract : TransportContract

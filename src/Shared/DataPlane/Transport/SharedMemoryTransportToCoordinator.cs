@@ -15,6 +15,9 @@ public sealed class SharedMemoryTransportToCoordinator(FrameChannel channel, Wor
 
     public string Description => "tensors through shared memory";
 
+    /// <summary>Shared memory always carries float32: copying costs the same either way, and rounding would only lose.</summary>
+    public WirePrecision Precision => WirePrecision.Fp32;
+
     public TransportBytes Bytes => new(channel.BytesSent + Interlocked.Read(ref regionOut), channel.BytesReceived + Interlocked.Read(ref regionIn));
 
     public IReadOnlyList<(string Name, Tensor Tensor)> Parameters => memory.Parameters;

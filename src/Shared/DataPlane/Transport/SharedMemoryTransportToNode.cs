@@ -18,6 +18,9 @@ public sealed class SharedMemoryTransportToNode(
 
     public string Description => "tensors through shared memory";
 
+    /// <summary>Shared memory always carries float32: copying costs the same either way, and rounding would only lose.</summary>
+    public WirePrecision Precision => WirePrecision.Fp32;
+
     public TransportBytes Bytes => new(channel.BytesSent + Interlocked.Read(ref regionOut), channel.BytesReceived + Interlocked.Read(ref regionIn));
 
     public void SendShard(ShardFrame shard, IReadOnlyList<Tensor> stepParameters)

@@ -4,14 +4,18 @@ namespace VaeCluster.DataPlane;
 
 /// <summary>
 /// The worker side of <see cref="TcpTransportToNode"/>: a step's parameters are read straight into the buffer the
-/// node's models share, which is free then (the node computes nothing of an earlier step that still counts).
+/// node's models share, which is free then (the node computes nothing of an earlier step that still counts). Values
+/// travel as <paramref name="codec"/> says (the coordinator's --wire); the buffer and the gradients stay float32.
 /// </summary>
-public sealed class TcpTransportToCoordinator(FrameChannel channel, IReadOnlyList<(string Name, Tensor Tensor)> parameterBuffer) : ITransportToCoordinator
+public sealed class TcpTransportToCoordinator(FrameChannel channel, IReadOnlyList<(string Name, Tensor Tensor)> parameterBuffer, PayloadCodec codec)
+    : ITransportToCoordinator
 {
     private readonly IReadOnlyList<Tensor> parameters = parameterBuffer.Select(p => p.Tensor).ToList();
     private long parametersOf = -1;
 
     public string Description => "tensors over TCP";
+
+    public WirePrecision Precision => codec.Precision;
 
     public TransportBytes Bytes => new(channel.BytesSent, channel.BytesReceived);
 
@@ -24,7 +28,7 @@ public sealed class TcpTransportToCoordinator(FrameChannel channel, IReadOnlyLis
         {
             if (frame.PayloadBytes != 0)
             {
-                channel.ReceivePayload(frame, parameters);
+                channel.ReceivePayload(frame, parameters, codec);
                 parametersOf = shard.Step;
             }
             else if (parametersOf != shard.Step)
@@ -35,7 +39,7 @@ public sealed class TcpTransportToCoordinator(FrameChannel channel, IReadOnlyLis
         return frame.Message;
     }
 
-    public void SendGradient(GradientFrame header, IReadOnlyList<Tensor> gradient) => channel.Send(header, gradient);
+    public void SendGradient(GradientFrame header, IReadOnlyList<Tensor> gradient) => channel.Send(header, gradient, codec);
 
     public void SendFailure(ShardFailedFrame failure) => channel.Send(failure);
 

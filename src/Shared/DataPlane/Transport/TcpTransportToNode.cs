@@ -4,12 +4,18 @@ using static TorchSharp.torch;
 
 namespace VaeCluster.DataPlane;
 
-/// <summary>Tensors inside the frames: the parameters after a step's first Shard header, the gradient after its Gradient header.</summary>
-public sealed class TcpTransportToNode(FrameChannel channel, IReadOnlyList<TensorLayout> layout) : ITransportToNode
+/// <summary>
+/// Tensors inside the frames: the parameters after a step's first Shard header, the gradient after its Gradient
+/// header, their values encoded by <paramref name="codec"/> (--wire). The coordinator's own tensors stay float32:
+/// a bfloat16 gradient is widened into fresh float32 tensors as it arrives, before anything adds it.
+/// </summary>
+public sealed class TcpTransportToNode(FrameChannel channel, IReadOnlyList<TensorLayout> layout, PayloadCodec codec) : ITransportToNode
 {
     private long parametersSentFor = -1;
 
     public string Description => "tensors over TCP";
+
+    public WirePrecision Precision => codec.Precision;
 
     public TransportBytes Bytes => new(channel.BytesSent, channel.BytesReceived);
 
@@ -20,7 +26,7 @@ public sealed class TcpTransportToNode(FrameChannel channel, IReadOnlyList<Tenso
             channel.Send(shard);
             return;
         }
-        channel.Send(shard, parameters);
+        channel.Send(shard, parameters, codec);
         parametersSentFor = shard.Step;
     }
 
@@ -38,7 +44,7 @@ public sealed class TcpTransportToNode(FrameChannel channel, IReadOnlyList<Tenso
                 check(header);
                 return GradientTensors.Receive(header, layout, tensors =>
                 {
-                    channel.ReceivePayload(frame, tensors);
+                    channel.ReceivePayload(frame, tensors, codec);
                     return tensors.All(t => FiniteCheck.AllFinite(TensorChunks.Floats(t, 0, checked((int)t.numel()))));
                 });
             default:

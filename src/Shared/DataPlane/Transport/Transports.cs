@@ -14,6 +14,9 @@ public interface ITransportToNode : IDisposable
     /// <summary>For logs: how tensors travel.</summary>
     string Description { get; }
 
+    /// <summary>How values travel (--wire): fp32, or bf16 over TCP when the coordinator says so.</summary>
+    WirePrecision Precision { get; }
+
     /// <summary>Bytes that left and entered through this transport so far, tensors and frames.</summary>
     TransportBytes Bytes { get; }
 
@@ -37,6 +40,8 @@ public interface ITransportToNode : IDisposable
 public interface ITransportToCoordinator : IDisposable
 {
     string Description { get; }
+
+    WirePrecision Precision { get; }
 
     TransportBytes Bytes { get; }
 
