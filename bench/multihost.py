@@ -231,6 +231,7 @@ def median_of(runs):
             m['step_vs_one_pipe'] = statistics.median(r['bound']['step_vs_one_pipe'] for r in runs)
     if all(r['nodes'] for r in runs):
         m['max_node_mb_per_step'] = statistics.median(max(n['mb_per_step'] for n in r['nodes']) for r in runs)
+        m['node_bytes_per_step'] = round(statistics.median(statistics.mean(n['bytes_to_node'] + n['bytes_from_node'] for n in r['nodes']) for r in runs))
         m['node_split_ms'] = {k: round(statistics.median(statistics.mean(n[k] for n in r['nodes']) for r in runs), 2)
                               for k in ('compute_ms', 'transfer_ms', 'wait_ms')}
     return m
