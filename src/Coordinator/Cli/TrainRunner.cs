@@ -162,6 +162,8 @@ public static class TrainRunner
             || options.TrainLimit != saved.TrainLimit || options.Hidden != saved.Hidden || options.Latent != saved.Latent
             || options.Deterministic != saved.Deterministic)
             throw new UserError("--seed, --batch-size, --lr, --train-limit and --deterministic cannot change when resuming; start a new run instead");
+        if (options.SyncEvery != saved.SyncEvery || options.OuterLearningRate != saved.OuterLearningRate || options.OuterMomentum != saved.OuterMomentum)
+            throw new UserError($"--sync-every, --outer-lr and --outer-momentum cannot change when resuming ({run.Root} trains with --sync-every {saved.SyncEvery}); start a new run instead");
         if (options.Model != saved.Model)
             throw new UserError($"--model cannot change when resuming: {run.Root} trains the {ModelKindName.Of(saved.Model)} model; start a new run instead");
         if (options.Validate() is string problem) throw new UserError(problem);
