@@ -55,7 +55,7 @@ public static class ClusterCoordinatorHost
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
             settings.AdvertisedHost, dataPlane.Port, state.Options.Shape, train.Count, train.Sha256,
-            layout, published, cookie, settings.Secret, WholeShards: state.Options.Deterministic), log), WorkerGateway.Name);
+            layout, published, cookie, settings.Secret, WholeShards: state.Options.Deterministic, SyncEvery: state.Options.SyncEvery), log), WorkerGateway.Name);
         dataPlane.AcceptInto(gateway);
         log.Information("Coordinator node up at {Address}; seed for workers: --seed {Seed}; data plane on port {DataPort}; waiting for {Workers} workers",
             cluster.SelfAddress, seed, dataPlane.Port, state.Options.Workers);

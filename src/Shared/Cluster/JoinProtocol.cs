@@ -23,9 +23,11 @@ public sealed record JoinTraining(string WorkerId, int ProtocolVersion, int Trai
 /// The coordinator's answer: connect to its data plane at Host:Port and present Token, which admits exactly one
 /// connection for this worker. The model's shape tells the worker which replica to build. A worker on the
 /// coordinator's machine can open <paramref name="SharedMemory"/> and move tensors through it instead of the socket.
+/// <paramref name="SyncEvery"/> above 1: the run trains in rounds of local steps, so the node puts a RoundRunner
+/// before its workers.
 /// </summary>
 public sealed record DataPlaneOffer(
-    string WorkerId, string Host, int Port, string Token, ModelShape Model, SharedMemoryOffer? SharedMemory) : IJoinMessage;
+    string WorkerId, string Host, int Port, string Token, ModelShape Model, SharedMemoryOffer? SharedMemory, int SyncEvery = 1) : IJoinMessage;
 
 /// <summary>
 /// Where the parameters are published each step and where this worker writes its gradients; both files start with
