@@ -437,7 +437,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         {
             workers.Took(part.Node);
             part.Node.Tell(part.Message);
-            Timers.StartSingleTimer(RoundDeadlineKey(part.Slot), new RoundDeadline(first, part.Slot), state.Options.StepTimeout * batches.Count);
+            Timers.StartSingleTimer(RoundDeadlineKey(part.Slot), new RoundDeadline(first, part.Slot), RoundTimeout(batches.Count));
         }
     }
 
@@ -466,7 +466,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         var part = round.Parts.FirstOrDefault(p => p.Slot == deadline.Slot && !p.Done);
         if (part is null) return;
         log.Warning("Worker node {Worker} missed the {Timeout} deadline for its part of round {Round}", part.NodeId,
-            state.Options.StepTimeout * round.Batches.Count, round.Round);
+            RoundTimeout(round.Batches.Count), round.Round);
         Drop(part, "missed its deadline");
     }
 
@@ -561,6 +561,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         result.Change.Dispose();
         result.Inner?.Dispose();
     }
+
+    /// <summary>--step-timeout for each step of the round, at most a day (a timer further out overflows).</summary>
+    private TimeSpan RoundTimeout(int steps) =>
+        TimeSpan.FromTicks(Math.Min(state.Options.StepTimeout.Ticks * steps, TrainingOptions.MaxStepTimeout.Ticks));
 
     private static string RoundDeadlineKey(int slot) => $"round-deadline-{slot}";
 

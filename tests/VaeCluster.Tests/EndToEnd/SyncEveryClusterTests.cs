@@ -13,7 +13,7 @@ public sealed class SyncEveryClusterTests : IDisposable
     public void Dispose() => Directory.Delete(work, recursive: true);
 
     [Fact]
-    public void Two_nodes_one_on_tcp_one_on_shared_memory_give_the_same_parameters_twice_and_every_step_once()
+    public void Two_nodes_one_on_tcp_one_on_shared_memory_give_the_same_parameters_twice_and_after_a_resume_and_every_step_once()
     {
         string[] common = ["--workers", "2", "--sync-every", "4", "--epochs", "1", "--train-limit", "2560", "--checkpoint-every", "6"];
         var digests = new List<string>();
@@ -31,6 +31,27 @@ public sealed class SyncEveryClusterTests : IDisposable
             Assert.All(ledger, e => Assert.Equal(["a", "b"], e.Workers.Order()));
         }
         Assert.Equal(digests[0], digests[1]);
+
+        // The first run killed in its last round: resumed from step 12 (rounds 12-15 and 16-19 trained again), the
+        // inner states travel back to the nodes inside the Round frames (load), and the run ends where it ended.
+        var copy = Path.Combine(work, "resumed");
+        foreach (var dir in Directory.GetDirectories(Path.Combine(work, "first"), "*", SearchOption.AllDirectories))
+            Directory.CreateDirectory(Path.Combine(copy, Path.GetRelativePath(Path.Combine(work, "first"), dir)));
+        foreach (var file in Directory.GetFiles(Path.Combine(work, "first"), "*", SearchOption.AllDirectories))
+            File.Copy(file, Path.Combine(copy, Path.GetRelativePath(Path.Combine(work, "first"), file)));
+        var run = new RunDirectory(copy);
+        File.Delete(Path.Combine(run.Checkpoints, "step-00000020.ckpt"));
+        File.Delete(run.Model);
+        using (var nodes = new ClusterNodes(work, copy))
+        {
+            var coordinator = nodes.ResumeCoordinator("--workers", "2");
+            ClusterNodes.Drain(nodes.StartWorker("c", "--transport", "tcp"));
+            ClusterNodes.Drain(nodes.StartWorker("d"));
+            string output = ClusterNodes.Finish(coordinator, Patience);
+            Assert.True(coordinator.ExitCode == 0, output);
+            Assert.Contains("from epoch 1, step 12", output);
+            Assert.Equal(digests[0], ClusterNodes.ParametersDigest(output));
+        }
     }
 
     [Fact]
