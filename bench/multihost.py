@@ -24,6 +24,11 @@ Reports per run, and the median over rounds:
   a step can beat by sending one node's gradient while another's parameters are still going out. Bytes are what
   the transport counts (no TCP/IP headers). Loopback has no link limit: its bound is the slowest node's compute.
 
+--sync-every H1,H2,... adds, for each rate, one lab contender per H above 1 (`lab_<rate>_sync<H>`): the same
+coordinator with `--sync-every H` (rounds of H local steps per node, docs/ARCHITECTURE.md); its per-node bytes and
+times are per step, averaged over the rounds (one exchange per round), and each contender reports the last epoch's
+test loss too, for the quality table (test loss and samples/s per H).
+
 Every lab is removed (netlab down) at the end, also on Ctrl-C, SIGTERM or an error; labs are owned by this process,
 so `deploy/netlab.sh prune` removes them even after a SIGKILL. Needs root. Prints one JSON document. Run from the
 repository root after `dotnet build src/Coordinator -c Release`:
@@ -89,15 +94,16 @@ def loopback(args, work, name, actors):
     wall = timed(cmd, run + '.out', args.timeout)
     return measure(f'vae.dll train --cluster --workers {actors}', run, wall, link_bits=None)
 
-def lab(args, work, name, actors, rate, labs, wire='fp32'):
+def lab(args, work, name, actors, rate, labs, wire='fp32', sync_every=1):
     """A fresh lab per run: no process, port or shared memory of an earlier run is left in it."""
     run, lab_name = os.path.join(work, name), f'mh{os.getpid()}-{next(LAB_NUMBERS)}'
     labs.append(lab_name)
     netlab('up', lab_name, '3', '--rate', rate, '--owner', str(os.getpid()))
     host = netlab('addr', lab_name, '1').strip()
     started = time.time()
+    rounds = ['--sync-every', str(sync_every)] if sync_every > 1 else []
     coordinator = start(lab_name, 1, ['coordinator', '--host', host, '--public-host', host, '--workers', str(actors),
-                                      '--wire', wire] + training_flags(args, run), run + '.coordinator.out')
+                                      '--wire', wire] + training_flags(args, run) + rounds, run + '.coordinator.out')
     # A worker that tries before the seed listens waits out Akka's 5 s gate before it tries again.
     if not wait_for(lambda: 'Coordinator node up' in read(run + '.coordinator.out') or coordinator.poll() is not None, 60):
         raise Failed(f'the coordinator on {lab_name} did not come up in 60 s; its output: {run}.coordinator.out')
@@ -122,7 +128,8 @@ def lab(args, work, name, actors, rate, labs, wire='fp32'):
     netlab('down', lab_name)
     labs.remove(lab_name)
     per_node = f' --workers {args.actors_per_node}' if args.actors_per_node > 1 else ''
-    return measure(f'coordinator --workers {actors} --wire {wire} + 2 x worker{per_node}, links {rate}', run, wall, link_bits=rate_bits(rate))
+    return measure(f'coordinator --workers {actors} --wire {wire}{" " + " ".join(rounds) if rounds else ""} + 2 x worker{per_node}, links {rate}',
+                   run, wall, link_bits=rate_bits(rate))
 
 def read(path):
     with open(path) as f:
@@ -158,7 +165,7 @@ def measure(command, run, wall, link_bits):
         window = range(len(epochs))
         nodes = nodes_from_log(run, sum(steps), step_ms(window))
         source = 'coordinator log "Data plane to worker" lines, whole run (epoch 1 included)' if nodes else None
-    return {'command': command, 'samples_per_s': [e['samples_per_s'] for e in epochs],
+    return {'command': command, 'samples_per_s': [e['samples_per_s'] for e in epochs], 'test_loss': epochs[-1]['test_loss'],
             'steady_samples_per_s': round(statistics.median(epochs[i]['samples_per_s'] for i in steady), 1),
             'step_ms': round(step_ms(steady), 2), 'steps': sum(steps), 'wall_s': round(wall, 1),
             'per_node_source': source, 'nodes': nodes, 'bound': bound(nodes, step_ms(window), link_bits)}
@@ -223,6 +230,7 @@ def bound(nodes, step_ms, link_bits):
 
 def median_of(runs):
     m = {'samples_per_s': round(statistics.median(r['steady_samples_per_s'] for r in runs), 1),
+         'test_loss': statistics.median(r['test_loss'] for r in runs),
          'step_ms': statistics.median(r['step_ms'] for r in runs)}
     if all(r['bound'] for r in runs):
         m['lower_bound_ms'] = statistics.median(r['bound']['lower_bound_ms'] for r in runs)
@@ -261,6 +269,7 @@ def main():
     p.add_argument('--rates', default='10gbit,1gbit', help='link rates, tc units, one lab run per rate per round')
     p.add_argument('--wires', default='fp32', help=f'coordinator --wire for the lab runs, one lab run per rate and wire per round ({",".join(WIRES)})')
     p.add_argument('--actors-per-node', type=int, default=1, help='worker actors per worker machine (K > 1: worker --workers K)')
+    p.add_argument('--sync-every', default='1', help='comma list of --sync-every values for the lab runs (1: synchronous), e.g. 1,4,16,64')
     p.add_argument('--data', default=os.environ.get('VAE_MNIST_DIR') or os.path.join(ROOT, 'data', 'mnist'))
     p.add_argument('--timeout', type=int, default=600, help='seconds one run may take')
     p.add_argument('--keep', action='store_true', help='keep the run directories and every node\'s output (said on stderr)')
@@ -271,14 +280,23 @@ def main():
     args.wires = [w.strip() for w in args.wires.split(',') if w.strip()]
     if not args.wires or any(w not in WIRES for w in args.wires):
         raise Failed(f'--wires: expected a comma-separated list of {" and ".join(WIRES)}, got {",".join(args.wires) or "nothing"}')
+    try:
+        syncs = [int(h) for h in args.sync_every.split(',') if h.strip()]
+    except ValueError:
+        raise Failed(f'--sync-every: {args.sync_every!r} is not a comma list of whole numbers such as 1,4,16')
+    if not syncs or any(h < 1 for h in syncs):
+        raise Failed('--sync-every takes whole numbers from 1, such as 1,4,16,64')
     if args.rounds < 1 or args.epochs < 1 or args.train_limit < 1 or args.actors_per_node < 1:
         raise Failed('--rounds, --epochs, --train-limit and --actors-per-node take whole numbers from 1')
     check(args)
     actors = len(WORKER_MACHINES) * args.actors_per_node
     contenders = [('single', lambda w, n, labs: single(args, w, n, actors)),
                   ('loopback', lambda w, n, labs: loopback(args, w, n, actors))]
+    # Synchronous steps once per wire; rounds (--sync-every above 1) carry fp32 (their tensors travel once per round).
     contenders += [(f'lab_{r}' + ('' if wire == 'fp32' else f'_{wire}'), lambda w, n, labs, r=r, wire=wire: lab(args, w, n, actors, r, labs, wire))
-                   for r in rates for wire in args.wires]
+                   for r in rates for wire in args.wires if 1 in syncs]
+    contenders += [(f'lab_{r}_sync{h}', lambda w, n, labs, r=r, h=h: lab(args, w, n, actors, r, labs, 'fp32', h))
+                   for r in rates for h in syncs if h > 1]
     labs, rounds = [], []
     netlab('prune')
     work = tempfile.mkdtemp(prefix='vae-multihost-')
@@ -300,7 +318,7 @@ def main():
     print(json.dumps({
         'benchmark': 'coordinator + 2 worker machines (deploy/netlab.sh, tc tbf links) vs single-process mode and the loopback cluster',
         'epochs': args.epochs, 'train_limit': args.train_limit, 'actors_per_node': args.actors_per_node,
-        'worker_actors': actors, 'rates': rates, 'wires': args.wires, 'cores': os.cpu_count(),
+        'worker_actors': actors, 'rates': rates, 'wires': args.wires, 'sync_every': syncs, 'cores': os.cpu_count(),
         'samples_per_s_from': 'metrics.jsonl samples_per_s, median of epochs 2+ of a run, then median of rounds',
         'median': medians,
         'vs_single': {name: round(m['samples_per_s'] / medians['single']['samples_per_s'], 3) for name, m in medians.items()},

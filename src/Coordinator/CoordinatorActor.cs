@@ -2,6 +2,7 @@ using Akka.Actor;
 using Serilog;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
+using VaeCluster.Coordinator.Training.Rounds;
 using VaeCluster.Protocol;
 using VaeCluster.Training;
 
@@ -11,11 +12,13 @@ namespace VaeCluster.Coordinator;
 /// Owns the parameters and the optimizer and drives training, one global batch at a time:
 /// cut the batch into shards, one per free participant (a worker node, sized by its worker actors); collect every
 /// shard's gradient (reassigning shards whose participant misses its deadline); apply the combined update once;
-/// checkpoint; next step.
+/// checkpoint; next step. With <c>--sync-every H</c> above 1 it trains in rounds instead (see "Rounds" below): each
+/// node takes H local steps on its shares of H global batches and answers its parameter change.
 /// </summary>
 public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 {
     private sealed record ShardDeadline(long Step, int ShardIndex);
+    private sealed record RoundDeadline(long Round, int Slot);
     private sealed record EpochClosed(EpochMetrics Metrics);
 
     /// <summary>
@@ -39,6 +42,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly ILogger log;
     private readonly Participants workers;
     private StepInFlight? step;
+    private RoundInFlight? round;
+    private readonly RoundLayout layout = new();
+    /// <summary>A round whose every node was lost: its batches (noise drawn already) are trained again.</summary>
+    private IReadOnlyList<GlobalBatch>? redoBatches;
     private bool paused;
     private EpochTally tally = new();
     private NodeTally epochNodes = new();
@@ -72,6 +79,12 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>No silent hang: a step that takes unusually long says what it is waiting for.</summary>
     private void ReportStall()
     {
+        if (round is not null && round.Age >= StallReportAfter * round.Batches.Count)
+        {
+            var parts = round.Parts.Where(p => !p.Done).Select(p => $"slot {p.Slot} from {p.NodeId}");
+            log.Warning("Round {Round} (steps {First}-{Last}) has waited {Seconds:F0} s for {Waiting}", round.Round, round.Round,
+                round.LastStep, round.Age.TotalSeconds, string.Join(", ", parts));
+        }
         if (step is null || step.Age < StallReportAfter) return;
         var waiting = step.Pending.Select(p => p.Owner is null ? $"shard {p.Shard} (no free worker yet)" : $"shard {p.Shard} from {workers.NameOf(p.Owner)}");
         log.Warning("Step {Step} has waited {Seconds:F0} s for {Waiting}; deadline {Timeout} per shard",
@@ -105,13 +118,15 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Receive<StopAtStepBoundary>(_ => Guard(() =>
         {
             stopRequester = Sender;
-            if (step is null) StopHere(); // else once the step in flight is applied
+            if (step is null && round is null) StopHere(); // else once the step or round in flight is applied
         }));
         Receive<WatchStep>(_ => ReportStall());
         Receive<RegisterWorker>(register => Guard(() => { Accept(register); OfferWork(Sender); }));
         Receive<ShardGradient>(result => Guard(() => OnShardGradient(result)));
         Receive<ShardFailed>(failed => Guard(() => OnShardFailed(failed)));
         Receive<ShardDeadline>(deadline => Guard(() => OnDeadline(deadline)));
+        Receive<RoundResult>(result => Guard(() => OnRoundResult(result)));
+        Receive<RoundDeadline>(deadline => Guard(() => OnRoundDeadline(deadline)));
         Receive<Terminated>(gone => Guard(() => OnWorkerLost(gone.ActorRef)));
     }
 
@@ -150,13 +165,16 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Receive<RegisterWorker>(register => Guard(() => Accept(register)));
         Receive<ShardGradient>(stale => { workers.Answered(Sender); stale.Gradient.Dispose(); });
         Receive<ShardFailed>(_ => workers.Answered(Sender));
+        Receive<RoundResult>(stale => { workers.Answered(Sender); Discard(stale); });
         Receive<ShardDeadline>(_ => { });
+        Receive<RoundDeadline>(_ => { });
         Receive<Terminated>(gone => Guard(() => OnWorkerLost(gone.ActorRef)));
     }
 
     private void Accept(RegisterWorker register)
     {
         bool added = workers.Register(Sender, register.WorkerId, register.Actors, register.Host); // a restarted one dropped what it held
+        if (!added) DropRoundPart(Sender, "registered again"); // and its inner state
         Context.Watch(Sender);
         Sender.Tell(new WorkerAccepted(register.WorkerId, new SharedParameters(state.Parameters)));
         if (added) log.Information("Worker node {Worker} registered with {Actors} workers ({Registered} workers in all)",
@@ -188,6 +206,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (free.Count == 0)
         {
             log.Warning("No free worker for step {Step}; waiting for one to answer or join", state.Cursor.GlobalStep);
+            return;
+        }
+        if (state.Outer is not null)
+        {
+            StartRound(free);
             return;
         }
         // Deterministic runs cut every batch into the same whole shards, whoever is there; the others cut one shard
@@ -298,7 +321,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Skipped: skipReason is not null, SkipReason: skipReason));
         Context.System.EventStream.Publish(new StepApplied(done.Step, done.Epoch, done.StepInEpoch, samples, lossSum,
             contributors, done.ReassignedShards));
-        if (skipReason is null) LogProgress(done, lossSum, samples, workers.ActorsOf(contributors));
+        if (skipReason is null) LogProgress(done.Epoch, done.StepInEpoch, lossSum, samples, workers.ActorsOf(contributors));
         if (state.Cursor.GlobalStep % state.Options.CheckpointEvery == 0 && !state.EpochComplete)
             recorder.SaveCheckpoint(state);
         if (skipReason is null) consecutiveSkips = 0;
@@ -319,8 +342,14 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>Between two steps, on request: checkpoint where training stands and train no further.</summary>
     private void StopHere()
     {
-        recorder.SaveCheckpoint(state);
-        log.Information("Stopped at step {Step} on request; checkpoint written", state.Cursor.GlobalStep);
+        if (state.CanCheckpoint)
+        {
+            recorder.SaveCheckpoint(state);
+            log.Information("Stopped at step {Step} on request; checkpoint written", state.Cursor.GlobalStep);
+        }
+        else
+            log.Information("Stopped at step {Step} on request; no checkpoint written here: the nodes' inner optimizer states reach the coordinator only after rounds that end at a checkpoint, so a resume goes back to the newest one",
+                state.Cursor.GlobalStep);
         LogNodeFigures();
         stopRequester?.Tell(Akka.Done.Instance);
         Become(Finished);
@@ -335,13 +364,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Become(Finished);
     }
 
-    private void LogProgress(StepInFlight done, double lossSum, int samples, int workerCount)
+    private void LogProgress(int epoch, int stepInEpoch, double lossSum, int samples, int workerCount)
     {
         if (!sinceLastLog.IsRunning) sinceLastLog.Start();
         samplesSinceLastLog += samples;
-        if ((done.StepInEpoch + 1) % state.Options.LogEvery != 0) return;
+        if ((stepInEpoch + 1) % state.Options.LogEvery != 0) return;
         log.Information("Epoch {Epoch} step {StepInEpoch}/{StepsPerEpoch}: loss {Loss:F2}, {SamplesPerSecond:F0} samples/s, {Workers} workers",
-            done.Epoch, done.StepInEpoch + 1, state.StepsPerEpoch, lossSum / samples,
+            epoch, stepInEpoch + 1, state.StepsPerEpoch, lossSum / samples,
             samplesSinceLastLog / sinceLastLog.Elapsed.TotalSeconds, workerCount);
         samplesSinceLastLog = 0;
         sinceLastLog.Restart();
@@ -361,6 +390,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         if (!workers.Remove(worker, out var id)) return;
         log.Warning("Worker node {Worker} left ({Remaining} workers remain)", id, workers.Actors);
+        DropRoundPart(worker, "left");
         if (step is null) return;
         foreach (int shard in step.PendingShardsOf(worker).ToList()) step.Orphan(shard);
         Distribute();
@@ -369,10 +399,174 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>A participant has room again: it takes shards that lost their owner, or the next step starts if none is running.</summary>
     private void OfferWork(IActorRef worker)
     {
-        if (!workers.HasRoom(worker)) return;
+        if (!workers.HasRoom(worker) || round is not null) return; // a round's parts are given out at its start only
         if (step is null) NextStep();
         else Distribute();
     }
+
+    // ---- Rounds (--sync-every H above 1): one round of up to H global steps, never across an epoch's end. ----
+
+    /// <summary>
+    /// Cuts the round's H global batches across the free nodes in slot order and sends each node its part: its shares
+    /// of every batch, with how to start its inner Adam. The round returns the inner states when a checkpoint follows it.
+    /// </summary>
+    private void StartRound(IReadOnlyList<(IActorRef Participant, int Actors)> free)
+    {
+        var batches = redoBatches ?? state.NextBatches(Math.Min(state.Options.SyncEvery, state.StepsLeftInEpoch));
+        redoBatches = null;
+        var nodes = layout.Assign(free);
+        var shares = RoundInFlight.Cut(batches, nodes.Select(n => n.Actors).ToList());
+        long first = state.Cursor.GlobalStep, end = first + batches.Count;
+        bool checkpointAfter = end / state.Options.CheckpointEvery != first / state.Options.CheckpointEvery
+            || state.Cursor.StepInEpoch + batches.Count >= state.StepsPerEpoch;
+        var parts = new List<RoundInFlight.Part>();
+        for (int i = 0; i < nodes.Count && i < shares.Count; i++)
+        {
+            if (shares[i].Count == 0) continue; // fewer samples than nodes: only the first nodes get one
+            var (slot, node, _) = nodes[i];
+            var inner = layout.StartFor(slot, node, state.Inner, first, out bool fresh);
+            if (fresh && first > 0)
+                log.Information("Worker node {Worker} takes round slot {Slot} with a fresh inner optimizer (the slot's state was lost with its node)",
+                    workers.NameOf(node), slot);
+            parts.Add(new RoundInFlight.Part(slot, node, workers.NameOf(node),
+                new ComputeRound(first, slot, shares[i], state.Options.LearningRate, inner, checkpointAfter)));
+        }
+        round = new RoundInFlight(state.Cursor.Epoch, state.Cursor.StepInEpoch, batches, parts);
+        tally.Resume();
+        foreach (var part in parts)
+        {
+            workers.Took(part.Node);
+            part.Node.Tell(part.Message);
+            Timers.StartSingleTimer(RoundDeadlineKey(part.Slot), new RoundDeadline(first, part.Slot), RoundTimeout(batches.Count));
+        }
+    }
+
+    private void OnRoundResult(RoundResult result)
+    {
+        workers.Answered(Sender);
+        if (round is null || !round.TryRecord(result, Sender))
+        {
+            log.Debug("Ignoring round {Round} slot {Slot} from {Worker}: stale or duplicate", result.Round, result.Slot, result.WorkerId);
+            Discard(result);
+            OfferWork(Sender);
+            return;
+        }
+        Timers.Cancel(RoundDeadlineKey(result.Slot));
+        var part = round.Parts.First(p => p.Result == result);
+        var (host, actors) = workers.Describe(Sender);
+        double roundTripMs = (part.AnsweredAt - part.SentAt) * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
+        foreach (var nodes in new[] { epochNodes, runNodes })
+            nodes.Answered(result.WorkerId, host, actors, result.Cost, roundTripMs);
+        if (round.IsComplete) EndRound(round);
+    }
+
+    private void OnRoundDeadline(RoundDeadline deadline)
+    {
+        if (round is null || round.Round != deadline.Round) return;
+        var part = round.Parts.FirstOrDefault(p => p.Slot == deadline.Slot && !p.Done);
+        if (part is null) return;
+        log.Warning("Worker node {Worker} missed the {Timeout} deadline for its part of round {Round}", part.NodeId,
+            RoundTimeout(round.Batches.Count), round.Round);
+        Drop(part, "missed its deadline");
+    }
+
+    /// <summary>A node that leaves (or restarts) mid-round takes its part with it, and its slot's inner state.</summary>
+    private void DropRoundPart(IActorRef node, string why)
+    {
+        layout.Forget(node);
+        if (round?.PartOf(node) is { } part) Drop(part, why);
+    }
+
+    /// <summary>
+    /// The part's shares of the round's batches will not be learned from: the round averages the other nodes' changes
+    /// (the ledger lists the shares as dropped). A round that loses every part is trained again from its start.
+    /// </summary>
+    private void Drop(RoundInFlight.Part part, string why)
+    {
+        var current = round!;
+        part.Dropped = why;
+        Timers.Cancel(RoundDeadlineKey(part.Slot));
+        layout.Lost(part.Slot);
+        log.Warning("Worker node {Worker} {Why} during round {Round}: its shares of steps {First}-{Last} ({Samples} samples) are dropped; the round averages the other nodes' changes",
+            part.NodeId, why, current.Round, current.Round, current.LastStep, part.Message.SampleCount);
+        if (!current.IsComplete) return;
+        if (current.Parts.Any(p => p.Result is not null))
+        {
+            EndRound(current);
+            return;
+        }
+        log.Warning("Round {Round} lost every node; training its steps {First}-{Last} again", current.Round, current.Round, current.LastStep);
+        round = null;
+        redoBatches = current.Batches;
+        tally.Pause();
+        NextStep();
+    }
+
+    /// <summary>
+    /// Applies a complete round (the answered changes averaged, then the outer step), records each of its global steps
+    /// in the ledger, keeps the inner states it brought back, checkpoints when due, and moves on.
+    /// </summary>
+    private void EndRound(RoundInFlight done)
+    {
+        round = null;
+        long appliedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        var answered = done.Parts.Where(p => p.Result is not null).Select(p => p.Result!).ToList();
+        foreach (var p in done.Parts.Where(p => p.Result is not null))
+            foreach (var nodes in new[] { epochNodes, runNodes })
+                nodes.Waited(p.NodeId, (appliedAt - p.AnsweredAt) * 1000.0 / System.Diagnostics.Stopwatch.Frequency);
+        var steps = Enumerable.Range(0, done.Batches.Count).Select(done.StepAt).ToList();
+        var inner = answered.Where(r => r.Inner is not null).Select(r => (r.Slot, r.Inner!)).ToList();
+        bool applied = state.ApplyRound(answered, steps);
+        if (inner.Count > 0) state.Inner.Replace(state.Cursor.GlobalStep, inner);
+        tally.Pause();
+        string? skipReason = applied ? null : "the round's averaged change is not finite";
+        if (!applied)
+        {
+            layout.Reset();
+            log.Error("Round {Round} skipped: {Reason}; the parameters are unchanged", done.Round, skipReason);
+        }
+        foreach (var s in steps)
+        {
+            bool skipped = skipReason is not null || s.Samples == 0;
+            recorder.RecordStep(new LedgerEntry(s.Step, done.Epoch, s.StepInEpoch, s.Samples, s.Workers, [],
+                Skipped: skipped, SkipReason: skipped ? skipReason ?? "no node's share of it could be learned from" : null,
+                Round: done.Round, Dropped: s.DroppedShards.Count > 0 ? s.DroppedShards : null));
+            Context.System.EventStream.Publish(new StepApplied(s.Step, done.Epoch, s.StepInEpoch, s.Samples, s.LossSum, s.Workers, []));
+            if (!skipped)
+            {
+                tally.Add(s.Samples);
+                LogProgress(done.Epoch, s.StepInEpoch, s.LossSum, s.Samples, workers.ActorsOf(s.Workers));
+            }
+        }
+        if (done.Round / state.Options.CheckpointEvery != state.Cursor.GlobalStep / state.Options.CheckpointEvery
+            && !state.EpochComplete && state.CanCheckpoint)
+            recorder.SaveCheckpoint(state);
+        if (applied) consecutiveSkips = 0;
+        else if (consecutiveSkips++ == 0) firstSkipped = done.Round;
+        if (consecutiveSkips >= DivergedAfterSkips)
+        {
+            StopDiverged();
+            return;
+        }
+        if (stopRequester is not null && !state.EpochComplete)
+        {
+            StopHere();
+            return;
+        }
+        NextStep();
+    }
+
+    private static void Discard(RoundResult result)
+    {
+        result.Change.Dispose();
+        result.Inner?.Dispose();
+    }
+
+    /// <summary>--step-timeout for each step of the round, at most a day (a timer further out overflows).</summary>
+    private TimeSpan RoundTimeout(int steps) =>
+        TimeSpan.FromTicks(Math.Min(state.Options.StepTimeout.Ticks * steps, TrainingOptions.MaxStepTimeout.Ticks));
+
+    private static string RoundDeadlineKey(int slot) => $"round-deadline-{slot}";
 
     private void CloseEpoch()
     {
@@ -408,6 +602,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private void Finished()
     {
         Receive<ShardGradient>(stale => stale.Gradient.Dispose());
+        Receive<RoundResult>(Discard);
         Receive<StopAtStepBoundary>(_ => Sender.Tell(Akka.Done.Instance));
         ReceiveAny(_ => { });
     }
@@ -424,6 +619,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         log.Fatal(error, "Training stopped: {Error}", error.Message);
         step?.DiscardResults();
+        round?.DiscardResults();
         Context.System.EventStream.Publish(new TrainingFinished(false, error.Message));
         Context.Stop(Self);
     }

@@ -20,6 +20,18 @@ public static class NumberOption
     public static Option<double?> Positive(string name, string description, double maximum = double.MaxValue) =>
         Create<double>(name, description, double.Epsilon, (string s, out double v) => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out v) && double.IsFinite(v), "a number", maximum);
 
+    /// <summary>A number from 0 up to (not including) <paramref name="below"/>.</summary>
+    public static Option<double?> Fraction(string name, string description, double below = 1)
+    {
+        var option = Create<double>(name, description, 0.0, (string s, out double v) => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out v) && double.IsFinite(v), "a number");
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double?>() is double v && v >= below)
+                result.AddError(string.Create(CultureInfo.InvariantCulture, $"{name} must be below {below}."));
+        });
+        return option;
+    }
+
     private static Option<T?> Create<T>(string name, string description, T minimum, TryParse<T> parse, string kind, T? maximum = null)
         where T : struct, IComparable<T> => new(name)
     {

@@ -19,6 +19,10 @@ public static class TrainCommand
     {
         Description = $"Bit-for-bit reproducible: cut every batch into {TrainingOptions.DeterministicShards} shards, whatever the workers, and add them in order (a little slower).",
     };
+    private static readonly Option<int?> SyncEvery = NumberOption.Whole("--sync-every",
+        $"Low-communication training (DiLoCo): each worker node takes H local Adam steps on its shares of H global batches, then the coordinator averages the nodes' parameter changes and applies Nesterov momentum (default {Defaults.SyncEvery}: synchronous).", 1);
+    private static readonly Option<double?> OuterLearningRate = NumberOption.Positive("--outer-lr", $"With --sync-every above 1: the outer Nesterov step's learning rate (default {Defaults.OuterLearningRate}).");
+    private static readonly Option<double?> OuterMomentum = NumberOption.Fraction("--outer-momentum", $"With --sync-every above 1: the outer Nesterov momentum, from 0 to below 1 (default {Defaults.OuterMomentum}).");
     private static readonly Option<int?> BatchSize = NumberOption.Whole("--batch-size", $"Global batch size, cut across the workers (default {Defaults.BatchSize}).", 1);
     private static readonly Option<long?> Seed = NumberOption.Long("--seed", $"Seed for initial weights, data order and noise (default {Defaults.Seed}).");
     private static readonly Option<double?> LearningRate = NumberOption.Positive("--lr", $"Adam learning rate (default {Defaults.LearningRate}).");
@@ -86,7 +90,7 @@ public static class TrainCommand
     {
         foreach (var option in new Option[]
                  {
-                     Epochs, Workers, MinWorkers, Deterministic, BatchSize, Seed, LearningRate, Data, Run, Resume, CheckpointEvery, KeepCheckpoints,
+                     Epochs, Workers, MinWorkers, Deterministic, SyncEvery, OuterLearningRate, OuterMomentum, BatchSize, Seed, LearningRate, Data, Run, Resume, CheckpointEvery, KeepCheckpoints,
                      StepTimeout, TrainLimit, LogEvery, Model, Http,
                  })
             command.Options.Add(option);
@@ -124,6 +128,9 @@ public static class TrainCommand
         Workers = r.GetValue(Workers) ?? o.Workers,
         MinWorkers = r.GetValue(MinWorkers) ?? o.MinWorkers,
         Deterministic = r.GetValue(Deterministic) ?? o.Deterministic,
+        SyncEvery = r.GetValue(SyncEvery) ?? o.SyncEvery,
+        OuterLearningRate = r.GetValue(OuterLearningRate) ?? o.OuterLearningRate,
+        OuterMomentum = r.GetValue(OuterMomentum) ?? o.OuterMomentum,
         BatchSize = r.GetValue(BatchSize) ?? o.BatchSize,
         Seed = r.GetValue(Seed) ?? o.Seed,
         LearningRate = r.GetValue(LearningRate) ?? o.LearningRate,

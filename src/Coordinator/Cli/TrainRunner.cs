@@ -34,6 +34,10 @@ public static class TrainRunner
         // TCP (not shared memory, not one process), so the parameters would depend on where the workers run.
         if (options.Deterministic && request.Cluster?.Wire == WirePrecision.Bf16)
             throw new UserError("--wire bf16 cannot be combined with --deterministic: bf16 rounds only what crosses TCP, so the result would depend on where workers run; use --wire fp32 for a reproducible run");
+        // Rounds carry their change and the nodes' inner Adam state in fp32 (the state must come back exact), once per
+        // H steps: bf16 would apply to nothing, and a flag that does nothing should not pass in silence.
+        if (options.SyncEvery > 1 && request.Cluster?.Wire == WirePrecision.Bf16)
+            throw new UserError($"--wire bf16 applies to synchronous steps; with --sync-every {options.SyncEvery} a round's change travels in fp32, once per {options.SyncEvery} steps: leave --wire out");
         bool finished = checkpoint is not null && checkpoint.Cursor.Epoch > options.Epochs;
         // Bound before anything is written; let go just before the host binds them for good.
         using var ports = request.Cluster is { } cluster && !finished ? NodePorts.Hold(cluster, dataPlane: true) : null;
@@ -168,6 +172,8 @@ public static class TrainRunner
             || options.TrainLimit != saved.TrainLimit || options.Hidden != saved.Hidden || options.Latent != saved.Latent
             || options.Deterministic != saved.Deterministic)
             throw new UserError("--seed, --batch-size, --lr, --train-limit and --deterministic cannot change when resuming; start a new run instead");
+        if (options.SyncEvery != saved.SyncEvery || options.OuterLearningRate != saved.OuterLearningRate || options.OuterMomentum != saved.OuterMomentum)
+            throw new UserError($"--sync-every, --outer-lr and --outer-momentum cannot change when resuming ({run.Root} trains with --sync-every {saved.SyncEvery}); start a new run instead");
         if (options.Model != saved.Model)
             throw new UserError($"--model cannot change when resuming: {run.Root} trains the {ModelKindName.Of(saved.Model)} model; start a new run instead");
         if (options.Validate() is string problem) throw new UserError(problem);

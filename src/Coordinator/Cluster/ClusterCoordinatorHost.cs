@@ -56,7 +56,7 @@ public static class ClusterCoordinatorHost
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
             settings.AdvertisedHost, dataPlane.Port, state.Options.Shape, train.Count, train.Sha256,
-            layout, published, cookie, settings.Secret, WholeShards: state.Options.Deterministic, Wire: wire), log), WorkerGateway.Name);
+            layout, published, cookie, settings.Secret, WholeShards: state.Options.Deterministic, Wire: wire, SyncEvery: state.Options.SyncEvery), log), WorkerGateway.Name);
         dataPlane.AcceptInto(gateway);
         if (settings.SharedMemory)
             log.Information("Tensors travel over TCP as {Wire} and through shared memory (workers on this machine) as fp32; the coordinator keeps and sums them in fp32",

@@ -83,7 +83,7 @@ public sealed class WorkerGateway : ReceiveActor
             : SharedTensorRegion.Create($"vaecluster-{Environment.ProcessId}-{token[..12]}.grad", slots * TensorLayout.PayloadBytes(settings.Layout), settings.Cookie);
         pending[token] = new Pending(join.WorkerId, actors, Sender, gradients, slots);
         var shared = gradients is null ? null : new SharedMemoryOffer(settings.Parameters!.Path, gradients.Path, settings.Cookie, slots);
-        Sender.Tell(new DataPlaneOffer(join.WorkerId, settings.DataHost, settings.DataPort, token, settings.Model, shared, settings.Wire));
+        Sender.Tell(new DataPlaneOffer(join.WorkerId, settings.DataHost, settings.DataPort, token, settings.Model, shared, settings.Wire, settings.SyncEvery));
         log.Debug("Offered the data plane to worker {Worker} at {WorkerAddress}", join.WorkerId, Sender.Path.Address);
     }
 
@@ -155,9 +155,10 @@ public sealed class WorkerGateway : ReceiveActor
 /// A worker must hold at least <paramref name="TrainSamples"/> images whose DataDigest is <paramref name="TrainDataSha256"/>.
 /// <paramref name="WholeShards"/>: a deterministic run, whose nodes may hold several whole shards at once.
 /// <paramref name="Wire"/>: how values travel over TCP links (--wire), announced in every offer.
+/// <paramref name="SyncEvery"/>: the run's --sync-every, told to each node.
 /// </summary>
 public sealed record GatewaySettings(
     string DataHost, int DataPort, ModelShape Model, int TrainSamples, string TrainDataSha256, IReadOnlyList<TensorLayout> Layout,
     ParameterPublisher? Parameters = null, string Cookie = "", string? Secret = null, bool WholeShards = false,
-    WirePrecision Wire = WirePrecision.Fp32);
+    WirePrecision Wire = WirePrecision.Fp32, int SyncEvery = 1);
 

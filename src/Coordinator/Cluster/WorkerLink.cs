@@ -33,6 +33,8 @@ public sealed class WorkerLink : ReceiveActor
     private IReadOnlyList<Tensor> parameters = [];
     /// <summary>Shards sent and not yet answered: one, or up to the node's actors in a deterministic run.</summary>
     private readonly ConcurrentDictionary<(long Step, int Shard), InFlight> inFlight = new();
+    /// <summary>The round sent and not yet answered (--sync-every above 1), by round and slot.</summary>
+    private readonly ConcurrentDictionary<(long Round, int Slot), (ComputeRound Round, long StartedTicks)> roundsInFlight = new();
 
     /// <param name="host">The node's machine, as its cluster address names it.</param>
     public WorkerLink(string workerId, int actors, string host, ITransportToNode transport, IActorRef coordinator, IActorRef workerNode, ILogger log)
@@ -72,6 +74,26 @@ public sealed class WorkerLink : ReceiveActor
             catch (Exception error)
             {
                 Self.Tell(new ConnectionLost($"sending a shard failed: {error.Message}"));
+            }
+        });
+        Receive<ComputeRound>(round =>
+        {
+            roundsInFlight[(round.Round, round.Slot)] = (round, Stopwatch.GetTimestamp());
+            // As for a shard, the coordinator leaves the parameters alone until every part of the round is in.
+            try
+            {
+                int latent = round.Steps[0].Noise.Length / round.Steps[0].SampleIndices.Length;
+                var steps = round.Steps.Select(s => new ShardFrame(s.Step, s.ShardIndex, latent, s.SampleIndices, s.Noise)).ToList();
+                transport.SendRound(new RoundFrame(round.Round, round.Slot, latent, round.LearningRate, (byte)round.Inner.Kind,
+                    round.Inner.State?.Step ?? 0, round.ReturnInner, steps), parameters, round.Inner.State);
+            }
+            catch (Exception error)
+            {
+                Self.Tell(new ConnectionLost($"sending a round failed: {error.Message}"));
+            }
+            finally
+            {
+                round.Inner.State?.Dispose(); // the link received it; it has been written
             }
         });
         CommonHandlers();
@@ -114,8 +136,17 @@ public sealed class WorkerLink : ReceiveActor
         {
             while (true)
             {
-                switch (transport.Receive(Validate))
+                switch (transport.Receive(Validate, ValidateRound))
                 {
+                    case RoundAnswer { Header: var header } round:
+                        roundsInFlight.TryRemove((header.Round, header.Slot), out var sentRound);
+                        var movedNow = transport.Bytes;
+                        stats.Record(Stopwatch.GetTimestamp() - sentRound.StartedTicks, header.ComputeMicros, movedNow);
+                        var roundCost = new ShardCost(header.ComputeMicros, movedNow.Sent - counted.Sent, movedNow.Received - counted.Received);
+                        counted = movedNow;
+                        // A change that is not finite is a diverged round, not a corrupt frame: the coordinator skips it.
+                        coordinator.Tell(new RoundResult(header.Round, header.Slot, workerId, round.Change, header.Steps, round.Inner, roundCost), self);
+                        break;
                     case FailureAnswer { Failure: var failed }:
                         if (!inFlight.TryRemove((failed.Step, failed.ShardIndex), out _))
                             throw new WireError($"failure of step {failed.Step} shard {failed.ShardIndex}, which is not outstanding here");
@@ -152,6 +183,19 @@ public sealed class WorkerLink : ReceiveActor
             throw new WireError($"gradient for step {result.Step} shard {result.ShardIndex}, which is not outstanding here");
         if (result.SampleCount != sent.Shard.SampleIndices.Length)
             throw new WireError($"gradient over {result.SampleCount} samples, but the shard had {sent.Shard.SampleIndices.Length}");
+    }
+
+    /// <summary>A round's answer must be the round sent: same round and slot, the same steps with the same samples.</summary>
+    private void ValidateRound(RoundResultFrame result)
+    {
+        if (!roundsInFlight.TryGetValue((result.Round, result.Slot), out var sent))
+            throw new WireError($"round {result.Round} slot {result.Slot}, which is not outstanding here");
+        var steps = sent.Round.Steps;
+        if (result.Steps.Count != steps.Count
+            || result.Steps.Zip(steps).Any(x => x.First.Step != x.Second.Step || x.First.SampleCount != x.Second.SampleIndices.Length))
+            throw new WireError($"round {result.Round} answered for other steps or samples than were sent");
+        if (result.HasInner != sent.Round.ReturnInner)
+            throw new WireError($"round {result.Round} {(result.HasInner ? "carries an inner state it was not asked for" : "lacks the inner state it was asked for")}");
     }
 
     protected override void PostStop()

@@ -35,7 +35,9 @@ public static class SingleProcessHost
             TrainingMonitors.Start(system, watch);
             var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
             registry.Register<CoordinatorActor>(coordinator);
-            system.ActorOf(WorkerPool.Props(LocalNode, state.Options.Workers, coordinator, shape, data.Train), "workers");
+            // With --sync-every above 1 the node trains its rounds locally: a RoundRunner between it and the coordinator.
+            var upstream = state.Options.SyncEvery > 1 ? system.ActorOf(RoundRunner.Props(LocalNode, coordinator, shape), "rounds") : coordinator;
+            system.ActorOf(WorkerPool.Props(LocalNode, state.Options.Workers, upstream, shape, data.Train), "workers");
         }));
         await host.StartAsync(cancel);
         try

@@ -7,6 +7,8 @@ namespace VaeCluster.Coordinator.Run;
 /// <summary>
 /// One line of RUN_DIR/ledger.jsonl: a step, who computed it, which shards were reassigned, and whether it was
 /// skipped (its loss or gradient was not finite, or a worker could not compute a shard, so nothing was applied) and why.
+/// With --sync-every above 1: the round the step was trained in, and the shards whose node was lost during the round
+/// (dropped: not learned from).
 /// </summary>
 public sealed record LedgerEntry(
     [property: JsonPropertyName("step")] long GlobalStep,
@@ -16,7 +18,9 @@ public sealed record LedgerEntry(
     [property: JsonPropertyName("workers")] IReadOnlyList<string> Workers,
     [property: JsonPropertyName("reassigned")] IReadOnlyList<int> ReassignedShards,
     [property: JsonPropertyName("skipped")] bool Skipped = false,
-    [property: JsonPropertyName("skip_reason"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SkipReason = null);
+    [property: JsonPropertyName("skip_reason"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SkipReason = null,
+    [property: JsonPropertyName("round"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Round = null,
+    [property: JsonPropertyName("dropped"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<int>? Dropped = null);
 
 /// <summary>
 /// The record of every update the coordinator applied, one JSON line per step, written as it is applied, so that

@@ -1,4 +1,5 @@
 using VaeCluster.Checkpoints;
+using VaeCluster.Coordinator.Training.Rounds;
 using VaeCluster.Model;
 using VaeCluster.Protocol;
 using VaeCluster.Training;
@@ -18,6 +19,10 @@ public sealed class TrainingState : IDisposable
     public TrainingOptions Options { get; }
     public IVae Model { get; }
     public Adam Optimizer { get; }
+    /// <summary>The outer optimizer of --sync-every above 1 (null for synchronous training, which uses <see cref="Optimizer"/>).</summary>
+    public OuterNesterov? Outer { get; }
+    /// <summary>The nodes' inner optimizer states as last received (--sync-every above 1).</summary>
+    public InnerStates Inner { get; } = new();
     public IReadOnlyList<(string Name, Tensor Tensor)> Parameters { get; }
     public TrainingCursor Cursor { get; private set; }
 
@@ -37,6 +42,7 @@ public sealed class TrainingState : IDisposable
         Randomness = new RunRandomness(stream);
         Parameters = Model.NamedParameters();
         Optimizer = new Adam(Parameters, options.LearningRate);
+        Outer = options.SyncEvery > 1 ? new OuterNesterov(Parameters, options.OuterLearningRate, options.OuterMomentum) : null;
         Cursor = new TrainingCursor(Epoch: 1, StepInEpoch: 0, GlobalStep: 0);
         permutation = Randomness.DrawPermutation(trainCount);
     }
@@ -63,6 +69,60 @@ public sealed class TrainingState : IDisposable
         var samples = EpochOrder.GlobalBatch(permutation, Cursor.StepInEpoch, Options.BatchSize).ToArray();
         using var noise = Randomness.DrawNoise(samples.Length, Options.Latent);
         return new GlobalBatch(Cursor.GlobalStep, samples, noise.data<float>().ToArray(), Options.Latent);
+    }
+
+    /// <summary>
+    /// The global batches of the next <paramref name="count"/> steps, their noise drawn in step order, exactly the
+    /// draws <see cref="NextBatch"/> makes step by step.
+    /// </summary>
+    public IReadOnlyList<GlobalBatch> NextBatches(int count)
+    {
+        var batches = new List<GlobalBatch>(count);
+        for (int k = 0; k < count; k++)
+        {
+            var samples = EpochOrder.GlobalBatch(permutation, Cursor.StepInEpoch + k, Options.BatchSize).ToArray();
+            using var noise = Randomness.DrawNoise(samples.Length, Options.Latent);
+            batches.Add(new GlobalBatch(Cursor.GlobalStep + k, samples, noise.data<float>().ToArray(), Options.Latent));
+        }
+        return batches;
+    }
+
+    /// <summary>Steps left in the cursor's epoch.</summary>
+    public int StepsLeftInEpoch => StepsPerEpoch - Cursor.StepInEpoch;
+
+    /// <summary>
+    /// Applies a round (--sync-every): the nodes' changes averaged, each weighted by its samples in the round, in slot
+    /// order, then the outer Nesterov step; the cursor moves past the round's <paramref name="steps"/> whatever
+    /// happens. Nothing is applied when no change came back or the average is not finite; returns false then.
+    /// Disposes the changes.
+    /// </summary>
+    public bool ApplyRound(IReadOnlyList<RoundResult> answeredInSlotOrder, IReadOnlyList<RoundStep> steps)
+    {
+        bool finite = false;
+        try
+        {
+            if (answeredInSlotOrder.Count > 0)
+            {
+                double total = answeredInSlotOrder.Sum(r => (double)r.SampleCount);
+                using var scope = NewDisposeScope();
+                var average = answeredInSlotOrder[0].Change.Tensors.Select(t => zeros_like(t)).ToList();
+                using (no_grad())
+                {
+                    foreach (var r in answeredInSlotOrder)
+                        for (int i = 0; i < average.Count; i++) average[i].add_(r.Change.Tensors[i], alpha: r.SampleCount / total);
+                }
+                finite = FiniteCheck.AllFinite(average);
+                if (finite) Outer!.Apply(average);
+            }
+        }
+        finally
+        {
+            foreach (var r in answeredInSlotOrder) r.Change.Dispose();
+        }
+        if (finite)
+            foreach (var s in steps.Where(s => s.Samples > 0)) EpochLoss = EpochLoss.Add(s.LossSum, s.Samples);
+        foreach (var _ in steps) Advance();
+        return finite;
     }
 
     /// <summary>
@@ -106,7 +166,15 @@ public sealed class TrainingState : IDisposable
 
     public Checkpoint Capture() => new(
         Cursor, Options.Seed, Randomness.Capture(), Options.ToJson(), Parameters,
-        new AdamState(Optimizer.Step, Named(Optimizer.ExpAvg), Named(Optimizer.ExpAvgSq)), EpochLoss);
+        new AdamState(Optimizer.Step, Named(Optimizer.ExpAvg), Named(Optimizer.ExpAvgSq)), EpochLoss,
+        Outer is null ? null : new RoundsState(Named(Outer.Momentum),
+            Inner.BySlot.Select(s => (s.Key, new AdamState(s.Value.Step, Named(s.Value.ExpAvg), Named(s.Value.ExpAvgSq)))).ToList()));
+
+    /// <summary>
+    /// Whether a checkpoint now would hold everything the run needs: with --sync-every, the nodes' inner states of
+    /// this very round boundary (they reach the coordinator only after rounds it checkpoints after).
+    /// </summary>
+    public bool CanCheckpoint => Outer is null || Inner.CurrentAt(Cursor.GlobalStep);
 
     private void Restore(Checkpoint checkpoint)
     {
@@ -116,8 +184,22 @@ public sealed class TrainingState : IDisposable
         Optimizer.Restore(checkpoint.Optimizer.Step,
             Parameters.Select(p => expAvg[p.Name]).ToList(), Parameters.Select(p => expAvgSq[p.Name]).ToList());
         Cursor = checkpoint.Cursor;
+        if (Outer is not null && checkpoint.Rounds is { } rounds)
+        {
+            var momentum = rounds.OuterMomentum.ToDictionary(p => p.Name, p => p.Tensor);
+            Outer.Restore(Parameters.Select(p => momentum[p.Name]).ToList());
+            Inner.Replace(Cursor.GlobalStep, rounds.Inner.Select(s => (s.Slot, InnerCopy(s.State))).ToList());
+        }
         EpochLoss = checkpoint.EpochLoss ?? EpochLoss.None;
         permutation = Randomness.Restore(checkpoint.Random, trainCount);
+    }
+
+    /// <summary>A checkpoint's inner state as tensors of the coordinator's own (the checkpoint's are disposed with it).</summary>
+    private InnerOptimizerState InnerCopy(AdamState saved)
+    {
+        var m = saved.ExpAvg.ToDictionary(p => p.Name, p => p.Tensor);
+        var v = saved.ExpAvgSq.ToDictionary(p => p.Name, p => p.Tensor);
+        return new InnerOptimizerState(saved.Step, Parameters.Select(p => m[p.Name].clone()).ToList(), Parameters.Select(p => v[p.Name].clone()).ToList());
     }
 
     private IReadOnlyList<(string Name, Tensor Tensor)> Named(IReadOnlyList<Tensor> tensors) =>
@@ -126,6 +208,8 @@ public sealed class TrainingState : IDisposable
     public void Dispose()
     {
         Optimizer.Dispose();
+        Outer?.Dispose();
+        Inner.Dispose();
         Model.Dispose();
         Randomness.Dispose();
     }

@@ -31,14 +31,28 @@ public sealed record Checkpoint(
     string ConfigJson,
     IReadOnlyList<(string Name, Tensor Tensor)> Parameters,
     AdamState Optimizer,
-    EpochLoss? EpochLoss = null)
+    EpochLoss? EpochLoss = null,
+    RoundsState? Rounds = null)
 {
     /// <summary>Releases the tensors, for whoever loaded the checkpoint and has restored from it (or passed it by).</summary>
     public void DisposeTensors()
     {
         foreach (var (_, t) in Parameters.Concat(Optimizer.ExpAvg).Concat(Optimizer.ExpAvgSq)) t.Dispose();
+        if (Rounds is null) return;
+        foreach (var (_, t) in Rounds.OuterMomentum) t.Dispose();
+        foreach (var (_, s) in Rounds.Inner)
+            foreach (var (_, t) in s.ExpAvg.Concat(s.ExpAvgSq)) t.Dispose();
     }
 }
+
+/// <summary>
+/// What low-communication training (--sync-every above 1) adds to a checkpoint, always taken at a round boundary:
+/// the outer optimizer's momentum, and every round slot's inner Adam state at that boundary (a slot whose node was
+/// lost in the last round has none: its next node starts afresh, as it would have without the restart).
+/// </summary>
+public sealed record RoundsState(
+    IReadOnlyList<(string Name, Tensor Tensor)> OuterMomentum,
+    IReadOnlyList<(int Slot, AdamState State)> Inner);
 
 /// <summary>
 /// The training loss of the steps applied so far in an epoch (skipped steps excluded), so that an epoch's

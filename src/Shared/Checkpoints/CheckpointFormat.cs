@@ -18,6 +18,9 @@ public static class CheckpointFormat
     public const string ModelPrefix = "model.";
     public const string ExpAvgPrefix = "adam.exp_avg.";
     public const string ExpAvgSqPrefix = "adam.exp_avg_sq.";
+    /// <summary>--sync-every above 1: the outer optimizer's momentum, and round slot N's inner Adam (inner.N.exp_avg.*, inner.N.exp_avg_sq.*).</summary>
+    public const string OuterMomentumPrefix = "outer.momentum.";
+    public const string InnerPrefix = "inner.";
 
     public static class Keys
     {
@@ -33,6 +36,8 @@ public static class CheckpointFormat
         public const string EpochLossSum = "epoch_loss_sum";
         public const string EpochSamples = "epoch_samples";
         public const string Sha256 = "sha256";
+        /// <summary>inner.N.step: round slot N's inner Adam step count.</summary>
+        public static string InnerStep(int slot) => $"{InnerPrefix}{slot}.step";
     }
 
     /// <summary>Writes atomically: the file under <paramref name="path"/> is the old one or the new one, whole.</summary>
@@ -42,6 +47,15 @@ public static class CheckpointFormat
         AddAll(tensors, ModelPrefix, checkpoint.Parameters);
         AddAll(tensors, ExpAvgPrefix, checkpoint.Optimizer.ExpAvg);
         AddAll(tensors, ExpAvgSqPrefix, checkpoint.Optimizer.ExpAvgSq);
+        if (checkpoint.Rounds is { } rounds)
+        {
+            AddAll(tensors, OuterMomentumPrefix, rounds.OuterMomentum);
+            foreach (var (slot, state) in rounds.Inner)
+            {
+                AddAll(tensors, $"{InnerPrefix}{slot}.{ExpAvgSqPrefix[5..]}", state.ExpAvgSq);
+                AddAll(tensors, $"{InnerPrefix}{slot}.{ExpAvgPrefix[5..]}", state.ExpAvg);
+            }
+        }
 
         var c = checkpoint.Cursor;
         var metadata = new Dictionary<string, string>
@@ -61,6 +75,8 @@ public static class CheckpointFormat
             metadata[Keys.EpochLossSum] = epochLoss.LossSum.ToString("R", CultureInfo.InvariantCulture);
             metadata[Keys.EpochSamples] = Number(epochLoss.Samples);
         }
+        foreach (var (slot, state) in checkpoint.Rounds?.Inner ?? [])
+            metadata[Keys.InnerStep(slot)] = Number(state.Step);
         metadata[Keys.Sha256] = Checksum(tensors, metadata);
         SafeTensorsFile.Write(path, tensors, metadata);
     }
@@ -119,11 +135,14 @@ public static class CheckpointFormat
             epochLoss = new EpochLoss(sum, ParseLong(Keys.EpochSamples, 0));
         }
 
-        var (parameters, expAvg, expAvgSq) = SplitTensors(path, content);
-        return new Checkpoint(cursor, dataOrderSeed, random, config, parameters, new AdamState(adamStep, expAvg, expAvgSq), epochLoss);
+        var (parameters, expAvg, expAvgSq, rounds) = SplitTensors(path, content);
+        var roundsState = rounds is null ? null : new RoundsState(rounds.Value.Momentum,
+            rounds.Value.Inner.Select(i => (i.Key, new AdamState(ParseLong(Keys.InnerStep(i.Key), 0), i.Value.ExpAvg, i.Value.ExpAvgSq))).ToList());
+        return new Checkpoint(cursor, dataOrderSeed, random, config, parameters, new AdamState(adamStep, expAvg, expAvgSq), epochLoss, roundsState);
     }
 
-    private static (List<(string, Tensor)> Model, List<(string, Tensor)> ExpAvg, List<(string, Tensor)> ExpAvgSq)
+    private static (List<(string, Tensor)> Model, List<(string, Tensor)> ExpAvg, List<(string, Tensor)> ExpAvgSq,
+        (List<(string, Tensor)> Momentum, SortedDictionary<int, (List<(string, Tensor)> ExpAvg, List<(string, Tensor)> ExpAvgSq)> Inner)? Rounds)
         SplitTensors(string path, SafeTensorsContent content)
     {
         var modelShapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
@@ -132,7 +151,8 @@ public static class CheckpointFormat
             if (name.StartsWith(ModelPrefix, StringComparison.Ordinal)) modelShapes[name[ModelPrefix.Length..]] = shape;
         }
 
-        List<(string, Tensor)> model = [], expAvg = [], expAvgSq = [];
+        List<(string, Tensor)> model = [], expAvg = [], expAvgSq = [], momentum = [];
+        var inner = new SortedDictionary<int, (List<(string, Tensor)> ExpAvg, List<(string, Tensor)> ExpAvgSq)>();
         var created = new List<Tensor>();
         try
         {
@@ -142,7 +162,9 @@ public static class CheckpointFormat
                     name.StartsWith(ModelPrefix, StringComparison.Ordinal) ? (model, name[ModelPrefix.Length..]) :
                     name.StartsWith(ExpAvgSqPrefix, StringComparison.Ordinal) ? (expAvgSq, name[ExpAvgSqPrefix.Length..]) :
                     name.StartsWith(ExpAvgPrefix, StringComparison.Ordinal) ? (expAvg, name[ExpAvgPrefix.Length..]) :
-                    throw new CheckpointError(path, $"unexpected tensor '{name}' (not model.*, adam.exp_avg.* or adam.exp_avg_sq.*)");
+                    name.StartsWith(OuterMomentumPrefix, StringComparison.Ordinal) ? (momentum, name[OuterMomentumPrefix.Length..]) :
+                    name.StartsWith(InnerPrefix, StringComparison.Ordinal) ? InnerList(path, name, inner) :
+                    throw new CheckpointError(path, $"unexpected tensor '{name}' (not model.*, adam.*, outer.momentum.* or inner.N.*)");
 
                 if (list != model)
                 {
@@ -156,13 +178,29 @@ public static class CheckpointFormat
                 created.Add(t);
                 list.Add((parameterName, t));
             }
-            return (model, expAvg, expAvgSq);
+            return (model, expAvg, expAvgSq, momentum.Count > 0 ? (momentum, inner) : null);
         }
         catch
         {
             foreach (var t in created) t.Dispose();
             throw;
         }
+    }
+
+    /// <summary>inner.N.exp_avg.NAME or inner.N.exp_avg_sq.NAME: slot N's list and the parameter's name.</summary>
+    private static (List<(string, Tensor)>, string) InnerList(
+        string path, string name, SortedDictionary<int, (List<(string, Tensor)> ExpAvg, List<(string, Tensor)> ExpAvgSq)> inner)
+    {
+        var rest = name[InnerPrefix.Length..];
+        int dot = rest.IndexOf('.');
+        if (dot < 1 || !int.TryParse(rest[..dot], NumberStyles.None, CultureInfo.InvariantCulture, out int slot))
+            throw new CheckpointError(path, $"unexpected tensor '{name}' (inner.N.* needs a slot number N)");
+        if (!inner.TryGetValue(slot, out var lists)) inner[slot] = lists = ([], []);
+        rest = rest[(dot + 1)..];
+        const string sq = "exp_avg_sq.", avg = "exp_avg.";
+        return rest.StartsWith(sq, StringComparison.Ordinal) ? (lists.ExpAvgSq, rest[sq.Length..])
+            : rest.StartsWith(avg, StringComparison.Ordinal) ? (lists.ExpAvg, rest[avg.Length..])
+            : throw new CheckpointError(path, $"unexpected tensor '{name}' (inner.N.exp_avg.* or inner.N.exp_avg_sq.*)");
     }
 
     private static void AddAll(

@@ -28,10 +28,12 @@ public sealed record JoinTraining(string WorkerId, int ProtocolVersion, int Trai
 /// connection for this worker. The model's shape tells the worker which replica to build. A worker on the
 /// coordinator's machine can open <paramref name="SharedMemory"/> and move tensors through it instead of the socket.
 /// <paramref name="Wire"/> is how values travel over the socket (the coordinator's --wire); shared memory carries fp32.
+/// <paramref name="SyncEvery"/> above 1: the run trains in rounds of local steps, so the node puts a RoundRunner
+/// before its workers.
 /// </summary>
 public sealed record DataPlaneOffer(
     string WorkerId, string Host, int Port, string Token, ModelShape Model, SharedMemoryOffer? SharedMemory,
-    WirePrecision Wire = WirePrecision.Fp32) : IJoinMessage;
+    WirePrecision Wire = WirePrecision.Fp32, int SyncEvery = 1) : IJoinMessage;
 
 /// <summary>
 /// Where the parameters are published each step and where this worker writes its gradients; both files start with

@@ -168,6 +168,8 @@ public sealed class FrameChannel : IDisposable
         [FrameKind.Bye] = (ByeFrame.Read, WireText.MaxWireBytes),
         [FrameKind.Challenge] = (ChallengeFrame.Read, ChallengeFrame.HeaderBytes),
         [FrameKind.ShardFailed] = (ShardFailedFrame.Read, ShardFailedFrame.MaxHeaderBytes),
+        [FrameKind.Round] = (RoundFrame.Read, MaxHeaderBytes),
+        [FrameKind.RoundResult] = (RoundResultFrame.Read, RoundResultFrame.MaxHeaderBytes),
     };
 
     /// <summary>

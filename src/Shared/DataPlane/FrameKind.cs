@@ -19,4 +19,8 @@ public enum FrameKind : byte
     Challenge = 7,
     /// <summary>Worker to coordinator, instead of Gradient: the shard's computation failed, with the reason.</summary>
     ShardFailed = 8,
+    /// <summary>Coordinator to worker (--sync-every above 1): a round of local steps, with the round's starting parameters.</summary>
+    Round = 9,
+    /// <summary>Worker to coordinator: a round's losses, with the node's parameter change as payload.</summary>
+    RoundResult = 10,
 }

@@ -149,6 +149,92 @@ public sealed record ShardFailedFrame(long Step, int ShardIndex, string Reason) 
     public static ShardFailedFrame Read(BinaryReader r) => new(r.ReadInt64(), r.ReadInt32(), WireText.Read(r));
 }
 
+/// <summary>
+/// A round of local training (--sync-every above 1): the node's share of each of the round's global batches
+/// (<paramref name="Steps"/>, in step order), the inner Adam's learning rate, and how to start it
+/// (<paramref name="Inner"/>: keep, fresh, or load the moments that follow the parameters in the payload, with
+/// <paramref name="InnerStep"/> as its step count). <paramref name="ReturnInner"/>: answer the inner state too.
+/// </summary>
+public sealed record RoundFrame(
+    long Round, int Slot, int Latent, double LearningRate, byte Inner, long InnerStep, bool ReturnInner, IReadOnlyList<ShardFrame> Steps) : IWireMessage
+{
+    public const int MaxSteps = 1 << 16;
+    public FrameKind Kind => FrameKind.Round;
+    /// <summary>Whether the payload carries inner Adam moments after the parameters.</summary>
+    public bool LoadsInner => Inner == (byte)Protocol.InnerStartKind.Load;
+
+    public void Write(BinaryWriter w)
+    {
+        w.Write(Round); w.Write(Slot); w.Write(Latent); w.Write(LearningRate);
+        w.Write(Inner); w.Write(InnerStep); w.Write(ReturnInner);
+        w.Write(Steps.Count);
+        foreach (var s in Steps)
+        {
+            w.Write(s.Step); w.Write(s.ShardIndex); w.Write(s.SampleIndices.Length);
+            foreach (int i in s.SampleIndices) w.Write(i);
+            foreach (float f in s.Noise) w.Write(f);
+        }
+    }
+
+    public static RoundFrame Read(BinaryReader r)
+    {
+        long round = r.ReadInt64();
+        int slot = r.ReadInt32();
+        int latent = WireCount.Read(r, 1 << 16, "latent size");
+        double lr = r.ReadDouble();
+        byte inner = r.ReadByte();
+        if (inner > 2) throw new WireError($"inner start {inner} is not 0 (keep), 1 (fresh) or 2 (load)");
+        long innerStep = r.ReadInt64();
+        bool returnInner = r.ReadBoolean();
+        int count = WireCount.Read(r, MaxSteps, "round steps");
+        if (count == 0 || latent == 0) throw new WireError("a round needs at least one step and one latent dimension");
+        if (!double.IsFinite(lr) || lr <= 0) throw new WireError($"inner learning rate {lr} is not a positive number");
+        var steps = new List<ShardFrame>(count);
+        for (int k = 0; k < count; k++)
+        {
+            long step = r.ReadInt64();
+            int shard = r.ReadInt32();
+            int n = WireCount.Read(r, ShardFrame.MaxSamples, "sample count");
+            if (n == 0) throw new WireError("a round step needs at least one sample");
+            var indices = new int[n];
+            for (int i = 0; i < n; i++) indices[i] = r.ReadInt32();
+            var noise = new float[checked(n * latent)];
+            for (int i = 0; i < noise.Length; i++) noise[i] = r.ReadSingle();
+            steps.Add(new ShardFrame(step, shard, latent, indices, noise));
+        }
+        return new RoundFrame(round, slot, latent, lr, inner, innerStep, returnInner, steps);
+    }
+}
+
+/// <summary>
+/// A node's round: per step its global step, samples and loss sum (NaN: passed over), the node's compute time; the
+/// payload is the parameter change (start minus end), followed by the inner Adam moments when
+/// <paramref name="HasInner"/> (with <paramref name="InnerStep"/> as its step count).
+/// </summary>
+public sealed record RoundResultFrame(long Round, int Slot, IReadOnlyList<Protocol.RoundStepLoss> Steps, long ComputeMicros, bool HasInner, long InnerStep) : IWireMessage
+{
+    public const int MaxHeaderBytes = 8 + 4 + 4 + RoundFrame.MaxSteps * (8 + 4 + 8) + 8 + 1 + 8;
+    public FrameKind Kind => FrameKind.RoundResult;
+
+    public void Write(BinaryWriter w)
+    {
+        w.Write(Round); w.Write(Slot);
+        w.Write(Steps.Count);
+        foreach (var s in Steps) { w.Write(s.Step); w.Write(s.SampleCount); w.Write(s.LossSum); }
+        w.Write(ComputeMicros); w.Write(HasInner); w.Write(InnerStep);
+    }
+
+    public static RoundResultFrame Read(BinaryReader r)
+    {
+        long round = r.ReadInt64();
+        int slot = r.ReadInt32();
+        int count = WireCount.Read(r, RoundFrame.MaxSteps, "round steps");
+        var steps = new List<Protocol.RoundStepLoss>(count);
+        for (int k = 0; k < count; k++) steps.Add(new Protocol.RoundStepLoss(r.ReadInt64(), r.ReadInt32(), r.ReadDouble()));
+        return new RoundResultFrame(round, slot, steps, r.ReadInt64(), r.ReadBoolean(), r.ReadInt64());
+    }
+}
+
 /// <summary>Strings on the wire: BinaryWriter's length-prefixed UTF-8, at most 4 KiB.</summary>
 internal static class WireText
 {

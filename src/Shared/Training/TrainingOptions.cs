@@ -37,6 +37,16 @@ public sealed record TrainingOptions
     /// </summary>
     public bool Deterministic { get; init; }
     public const int DeterministicShards = 4;
+    /// <summary>
+    /// Low-communication training (DiLoCo): each worker node takes this many local Adam steps on its shares of as many
+    /// global batches, then the coordinator averages the nodes' parameter changes and applies the outer optimizer.
+    /// 1 is synchronous training.
+    /// </summary>
+    public int SyncEvery { get; init; } = 1;
+    public const int MaxSyncEvery = 10_000;
+    /// <summary>The outer optimizer's (Nesterov momentum SGD) learning rate and momentum, used when <see cref="SyncEvery"/> &gt; 1.</summary>
+    public double OuterLearningRate { get; init; } = 0.7;
+    public double OuterMomentum { get; init; } = 0.9;
     /// <summary>Defaults to the folder ./vae fetches MNIST into (it exports VAE_MNIST_DIR).</summary>
     public string DataDir { get; init; } = Environment.GetEnvironmentVariable("VAE_MNIST_DIR") ?? "data/mnist";
 
@@ -71,6 +81,13 @@ public sealed record TrainingOptions
         { CheckpointEvery: < 1 } => "--checkpoint-every must be at least 1",
         { KeepCheckpoints: < 1 } => "--keep-checkpoints must be at least 1",
         { TrainLimit: < 1 } => "--train-limit must be at least 1",
+        { SyncEvery: < 1 or > MaxSyncEvery } => $"--sync-every must be a whole number from 1 (synchronous) to {MaxSyncEvery}",
+        { Deterministic: true, SyncEvery: > 1 } =>
+            "--deterministic cannot be combined with --sync-every above 1: local rounds are reproducible only for a fixed worker layout; drop one of the two",
+        { } o when (long)o.SyncEvery * o.BatchSize * (sizeof(int) + sizeof(float) * (long)o.Latent) > 4L << 20 =>
+            $"--sync-every {SyncEvery} with --batch-size {BatchSize} makes a round of more than 4 MiB of sample indices and noise; lower --sync-every",
+        { OuterLearningRate: <= 0 or double.NaN } => "--outer-lr must be a positive number",
+        { OuterMomentum: < 0 or >= 1 or double.NaN } => "--outer-momentum must be at least 0 and below 1",
         { Model: not (ModelKind.Vae or ModelKind.Mixture) } => "--model must be vae or mixture",
         { Model: ModelKind.Mixture, Latent: < MixtureVae.Components } =>
             $"the mixture model needs a latent size of at least {MixtureVae.Components} (one axis per digit), got {Latent}",

@@ -53,6 +53,8 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private ITransportToCoordinator? transport;
     private IVae? parameterBuffer;
     private IActorRef? worker;
+    /// <summary>With --sync-every above 1: the node's RoundRunner, which takes the rounds and drives the workers.</summary>
+    private IActorRef? rounds;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(long Step, int Shard), long> computeStarted = new();
     private int attempts;
     private int latent;
@@ -141,6 +143,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         });
         WatchingTheCoordinator();
         Receive<ShardGradient>(stale => stale.Gradient.Dispose());
+        Receive<RoundResult>(stale => { stale.Change.Dispose(); stale.Inner?.Dispose(); });
         Receive<ShardFailed>(_ => { });
     }
 
@@ -166,6 +169,20 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             catch (Exception error)
             {
                 End(WorkerSessionOutcome.Lost, $"sending a gradient failed: {error.Message}");
+            }
+        });
+        Receive<RoundResult>(result =>
+        {
+            using var change = result.Change;
+            using var inner = result.Inner;
+            try
+            {
+                transport!.SendRoundResult(new RoundResultFrame(result.Round, result.Slot, result.Steps, result.Cost?.ComputeMicros ?? 0,
+                    inner is not null, inner?.Step ?? 0), change.Tensors, inner);
+            }
+            catch (Exception error)
+            {
+                End(WorkerSessionOutcome.Lost, $"sending a round's change failed: {error.Message}");
             }
         });
         Receive<ShardFailed>(failed =>
@@ -231,7 +248,8 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             Timers.Cancel(nameof(OutOfPatience));
             Become(Connected);
             latent = shape.Latent;
-            worker = Context.ActorOf(WorkerPool.Props(workerId, actors, Self, shape, train), "workers");
+            rounds = offer.SyncEvery > 1 ? Context.ActorOf(RoundRunner.Props(workerId, Self, shape), "rounds") : null;
+            worker = Context.ActorOf(WorkerPool.Props(workerId, actors, rounds ?? Self, shape, train), "workers");
             log.Information("Worker node {Worker} with {Actors} workers joined: data plane connected to {Remote} ({Transport}); values as {Wire}",
                 workerId, actors, channel.Remote, transport.Description, WirePrecisionName.Of(transport.Precision));
         }
@@ -249,11 +267,12 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         var open = transport!;
         int latentSize = latent;
         var computer = worker!;
-        new Thread(() => ReadLoop(open, latentSize, computer, self)) { IsBackground = true, Name = "data-plane" }.Start();
+        var roundRunner = rounds;
+        new Thread(() => ReadLoop(open, latentSize, computer, roundRunner, self)) { IsBackground = true, Name = "data-plane" }.Start();
     }
 
     /// <summary>Receives shards and Bye until the connection ends; runs on its own thread.</summary>
-    private void ReadLoop(ITransportToCoordinator open, int latent, IActorRef computer, IActorRef self)
+    private void ReadLoop(ITransportToCoordinator open, int latent, IActorRef computer, IActorRef? roundRunner, IActorRef self)
     {
         int trainSamples = train.Count;
         try
@@ -270,6 +289,20 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
                         // which counts on a machine whose cores are all computing.
                         computeStarted[(shard.Step, shard.ShardIndex)] = Stopwatch.GetTimestamp();
                         computer.Tell(new ComputeShard(shard.Step, shard.ShardIndex, shard.SampleIndices, shard.Noise, shard.Whole), self);
+                        break;
+                    case ArrivedRound { Header: var round } arrived:
+                        if (roundRunner is null)
+                        {
+                            arrived.Inner?.Dispose();
+                            throw new WireError("a round came, but the coordinator offered synchronous training");
+                        }
+                        if (round.Latent != latent) throw new WireError($"round noise has latent size {round.Latent}, the model {latent}");
+                        if (round.Steps.Any(s => s.SampleIndices.Any(i => i < 0 || i >= trainSamples)))
+                            throw new WireError($"a round names a sample outside this worker's {trainSamples} training images");
+                        var start = new InnerStart((InnerStartKind)round.Inner, arrived.Inner);
+                        roundRunner.Tell(new ComputeRound(round.Round, round.Slot,
+                            round.Steps.Select(s => new ComputeShard(s.Step, s.ShardIndex, s.SampleIndices, s.Noise)).ToList(),
+                            round.LearningRate, start, round.ReturnInner), self);
                         break;
                     case ByeFrame bye:
                         self.Tell(new ByeArrived(bye.Reason));
@@ -288,7 +321,11 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
     private void End(WorkerSessionOutcome outcome, string reason)
     {
         ended.TrySetResult(new WorkerSessionEnd(outcome, reason));
-        Become(() => ReceiveAny(message => (message as ShardGradient)?.Gradient.Dispose()));
+        Become(() => ReceiveAny(message =>
+        {
+            (message as ShardGradient)?.Gradient.Dispose();
+            if (message is RoundResult round) { round.Change.Dispose(); round.Inner?.Dispose(); }
+        }));
     }
 
     protected override void PostStop()

@@ -1,5 +1,6 @@
 using VaeCluster.Cluster;
 using VaeCluster.DataPlane;
+using VaeCluster.Protocol;
 using VaeCluster.Training;
 using Xunit;
 using static TorchSharp.torch;
@@ -79,6 +80,38 @@ public abstract class TransportContract : IDisposable
         coordinator.Receive();
         Assert.InRange(node.Bytes.Sent - before.Sent - firstStep, WireBytes, WireBytes + 1024);
         Assert.Equal(Travelled(master), Digest(coordinator.Parameters.Select(p => p.Tensor)));
+    }
+
+    [Fact]
+    public void Should_carry_a_round_with_the_inner_state_to_load_and_bring_its_change_and_inner_state_back_exactly()
+    {
+        Open();
+        using var load = new InnerOptimizerState(7, Layout.Select(t => randn(t.Shape)).ToList(), Layout.Select(t => rand(t.Shape)).ToList());
+        ShardFrame[] steps = [Shard(4, 0), Shard(5, 2) with { Whole = false }];
+        node.SendRound(new RoundFrame(4, 1, 2, 1e-3, (byte)InnerStartKind.Load, 7, ReturnInner: true, steps), master, load);
+
+        var arrived = Assert.IsType<ArrivedRound>(coordinator.Receive());
+        Assert.Equal((4L, 1, 2), (arrived.Header.Round, arrived.Header.Slot, arrived.Header.Steps.Count));
+        Assert.Equal(steps[1].SampleIndices, arrived.Header.Steps[1].SampleIndices);
+        Assert.Equal(steps[1].Noise, arrived.Header.Steps[1].Noise);
+        Assert.Equal(Digest(master), Digest(coordinator.Parameters.Select(p => p.Tensor)));
+        using (var inner = arrived.Inner!)
+        {
+            Assert.Equal(7, inner.Step);
+            Assert.Equal(Digest([.. load.ExpAvg, .. load.ExpAvgSq]), Digest([.. inner.ExpAvg, .. inner.ExpAvgSq]));
+        }
+
+        var change = Layout.Select(t => randn(t.Shape)).ToList();
+        coordinator.SendRoundResult(new RoundResultFrame(4, 1, [new(4, 2, 10.5), new(5, 2, double.NaN)], 99, HasInner: true, InnerStep: 9), change, load);
+        var answer = Assert.IsType<RoundAnswer>(node.Receive(NoCheck, _ => { }));
+        Assert.Equal([4L, 5L], answer.Header.Steps.Select(s => s.Step));
+        Assert.True(double.IsNaN(answer.Header.Steps[1].LossSum));
+        Assert.True(answer.Finite);
+        Assert.Equal(Digest(change), Digest(answer.Change.Tensors));
+        Assert.Equal(9, answer.Inner!.Step);
+        Assert.Equal(Digest([.. load.ExpAvg, .. load.ExpAvgSq]), Digest([.. answer.Inner.ExpAvg, .. answer.Inner.ExpAvgSq]));
+        answer.Change.Dispose();
+        answer.Inner.Dispose();
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using VaeCluster.Cluster;
+using VaeCluster.Protocol;
 using static TorchSharp.torch;
 
 namespace VaeCluster.DataPlane;
@@ -25,6 +26,17 @@ public sealed class SharedMemoryTransportToCoordinator(FrameChannel channel, Wor
     public IWireMessage Receive()
     {
         var frame = channel.Receive();
+        if (frame.Message is RoundFrame round)
+        {
+            // The models read the round's parameters from the region; the moments to start from, if any, come in the frame.
+            Interlocked.Add(ref regionIn, memory.PayloadBytes);
+            parametersOf = -1;
+            var inner = round.LoadsInner
+                ? RoundTensors.ReceiveInner(round.InnerStep, TensorLayout.Of(memory.Parameters), moments => channel.ReceivePayload(frame, moments, PayloadCodec.Fp32))
+                : null;
+            if (inner is null) channel.ReceivePayload(frame, [], PayloadCodec.Fp32);
+            return new ArrivedRound(round, inner);
+        }
         if (frame.PayloadBytes != 0) throw new WireError($"a {frame.Message.Kind} frame carries no payload over shared memory");
         if (frame.Message is ShardFrame shard && shard.Step != parametersOf)
         {
@@ -49,6 +61,18 @@ public sealed class SharedMemoryTransportToCoordinator(FrameChannel channel, Wor
     }
 
     public void SendFailure(ShardFailedFrame failure) => channel.Send(failure);
+
+    /// <summary>The change through this node's gradient region, as a gradient; the moments, if any, inside the frame.</summary>
+    public void SendRoundResult(RoundResultFrame header, IReadOnlyList<Tensor> change, InnerOptimizerState? inner)
+    {
+        lock (gate)
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            memory.Gradients.Write(change, (int)(answers++ % memory.Slots));
+        }
+        Interlocked.Add(ref regionOut, memory.PayloadBytes);
+        channel.Send(header, RoundTensors.Moments(inner), PayloadCodec.Fp32);
+    }
 
     public void Dispose()
     {

@@ -33,9 +33,34 @@ public sealed class SharedMemoryTransportToNode(
 
     public void SendBye(string reason) => channel.Send(new ByeFrame(reason));
 
-    public NodeAnswer Receive(Action<GradientFrame> check)
+    /// <summary>The parameters through the region, as a shard's; the moments to start from, if any, inside the frame.</summary>
+    public void SendRound(RoundFrame round, IReadOnlyList<Tensor> roundParameters, InnerOptimizerState? inner)
+    {
+        parameters.Publish(round.Round, roundParameters);
+        if (parametersSentFor != round.Round) Interlocked.Add(ref regionOut, payloadBytes);
+        parametersSentFor = round.Round;
+        channel.Send(round, RoundTensors.Moments(inner), PayloadCodec.Fp32);
+    }
+
+    public NodeAnswer Receive(Action<GradientFrame> check, Action<RoundResultFrame>? checkRound = null)
     {
         var frame = channel.Receive();
+        if (frame.Message is RoundResultFrame round && checkRound is not null)
+        {
+            checkRound(round);
+            return RoundTensors.Receive(round, layout, (change, moments) =>
+            {
+                bool finite;
+                lock (gate)
+                {
+                    ObjectDisposedException.ThrowIf(disposed, this);
+                    finite = gradients.ReadChecked(change, (int)(answers++ % slots));
+                }
+                Interlocked.Add(ref regionIn, payloadBytes);
+                channel.ReceivePayload(frame, moments, PayloadCodec.Fp32);
+                return finite;
+            });
+        }
         if (frame.PayloadBytes != 0) throw new WireError($"a shared-memory worker sent a payload over the socket ({frame.Message.Kind})");
         switch (frame.Message)
         {

@@ -1,3 +1,4 @@
+using VaeCluster.Protocol;
 using static TorchSharp.torch;
 
 namespace VaeCluster.DataPlane;
@@ -35,9 +36,24 @@ public sealed class TcpTransportToCoordinator(FrameChannel channel, IReadOnlyLis
                 throw new WireError($"a shard of step {shard.Step} came without parameters, and none of that step came before");
             return shard;
         }
+        if (frame.Message is RoundFrame round)
+        {
+            // The round's parameters land in the buffer the models share, the moments to start from (if any) in tensors of their own.
+            var layout = TensorLayout.Of(parameterBuffer);
+            var inner = round.LoadsInner
+                ? RoundTensors.ReceiveInner(round.InnerStep, layout, moments => channel.ReceivePayload(frame, [.. parameters, .. moments], PayloadCodec.Fp32))
+                : null;
+            if (inner is null) channel.ReceivePayload(frame, parameters, PayloadCodec.Fp32);
+            parametersOf = -1;
+            return new ArrivedRound(round, inner);
+        }
         if (frame.PayloadBytes != 0) throw new WireError($"a {frame.Message.Kind} frame carries no payload");
         return frame.Message;
     }
+
+    // A round's change and inner state travel in fp32 whatever --wire says: the state must come back exact for resume.
+    public void SendRoundResult(RoundResultFrame header, IReadOnlyList<Tensor> change, InnerOptimizerState? inner) =>
+        channel.Send(header, [.. change, .. RoundTensors.Moments(inner)], PayloadCodec.Fp32);
 
     public void SendGradient(GradientFrame header, IReadOnlyList<Tensor> gradient) => channel.Send(header, gradient, codec);
 

@@ -32,7 +32,13 @@ public sealed class TcpTransportToNode(FrameChannel channel, IReadOnlyList<Tenso
 
     public void SendBye(string reason) => channel.Send(new ByeFrame(reason));
 
-    public NodeAnswer Receive(Action<GradientFrame> check)
+    public void SendRound(RoundFrame round, IReadOnlyList<Tensor> parameters, InnerOptimizerState? inner)
+    {
+        channel.Send(round, [.. parameters, .. RoundTensors.Moments(inner)], PayloadCodec.Fp32);
+        parametersSentFor = -1; // the node's buffer now holds the round's parameters
+    }
+
+    public NodeAnswer Receive(Action<GradientFrame> check, Action<RoundResultFrame>? checkRound = null)
     {
         var frame = channel.Receive();
         switch (frame.Message)
@@ -46,6 +52,13 @@ public sealed class TcpTransportToNode(FrameChannel channel, IReadOnlyList<Tenso
                 {
                     channel.ReceivePayload(frame, tensors, codec);
                     return tensors.All(t => FiniteCheck.AllFinite(TensorChunks.Floats(t, 0, checked((int)t.numel()))));
+                });
+            case RoundResultFrame round when checkRound is not null:
+                checkRound(round);
+                return RoundTensors.Receive(round, layout, (change, moments) =>
+                {
+                    channel.ReceivePayload(frame, [.. change, .. moments], PayloadCodec.Fp32);
+                    return RoundTensors.AllFinite(change);
                 });
             default:
                 throw new WireError($"a worker may only send Gradient and ShardFailed frames here, got {frame.Message.Kind}");

@@ -29,11 +29,17 @@ public interface ITransportToNode : IDisposable
     void SendBye(string reason);
 
     /// <summary>
-    /// Blocks for the node's next answer (one reader thread). A Gradient header is handed to
-    /// <paramref name="check"/>, which throws to refuse it, before any of its tensor bytes is read; the gradient
-    /// comes back in fresh tensors the caller owns, with whether they are all finite (checked while copying).
+    /// Sends a round (--sync-every above 1) with its starting parameters, and the inner optimizer state the node is
+    /// to start from, if any (the caller still owns it).
     /// </summary>
-    NodeAnswer Receive(Action<GradientFrame> check);
+    void SendRound(RoundFrame round, IReadOnlyList<Tensor> parameters, InnerOptimizerState? inner);
+
+    /// <summary>
+    /// Blocks for the node's next answer (one reader thread). A Gradient or RoundResult header is handed to
+    /// <paramref name="check"/> or <paramref name="checkRound"/>, which throw to refuse it, before any of its tensor
+    /// bytes is read; the tensors come back fresh, owned by the caller, with whether they are all finite.
+    /// </summary>
+    NodeAnswer Receive(Action<GradientFrame> check, Action<RoundResultFrame>? checkRound = null);
 }
 
 /// <summary>A worker node's end of its data plane: it receives shards with their parameters and sends answers.</summary>
@@ -48,8 +54,14 @@ public interface ITransportToCoordinator : IDisposable
     /// <summary>The parameters the node's models compute with: a shard that has arrived finds its step's here.</summary>
     IReadOnlyList<(string Name, Tensor Tensor)> Parameters { get; }
 
-    /// <summary>Blocks for the coordinator's next frame (one reader thread): a <see cref="ShardFrame"/> or a <see cref="ByeFrame"/>.</summary>
+    /// <summary>
+    /// Blocks for the coordinator's next frame (one reader thread): a <see cref="ShardFrame"/>, an
+    /// <see cref="ArrivedRound"/> (its parameters in <see cref="Parameters"/>) or a <see cref="ByeFrame"/>.
+    /// </summary>
     IWireMessage Receive();
+
+    /// <summary>Sends a round's parameter change, and the inner optimizer state when asked for (from one thread at a time).</summary>
+    void SendRoundResult(RoundResultFrame header, IReadOnlyList<Tensor> change, InnerOptimizerState? inner);
 
     /// <summary>Sends a shard's gradient (from one thread at a time).</summary>
     void SendGradient(GradientFrame header, IReadOnlyList<Tensor> gradient);
@@ -63,6 +75,16 @@ public abstract record NodeAnswer;
 public sealed record GradientAnswer(GradientFrame Header, GradientSum Gradient, bool Finite) : NodeAnswer;
 
 public sealed record FailureAnswer(ShardFailedFrame Failure) : NodeAnswer;
+
+/// <summary>A node's round: its change, and its inner optimizer state when the round asked for it; the caller owns the tensors.</summary>
+public sealed record RoundAnswer(RoundResultFrame Header, GradientSum Change, InnerOptimizerState? Inner, bool Finite) : NodeAnswer;
+
+/// <summary>A round as a node receives it: the frame, and the inner state to start from when it loads one (the receiver owns it).</summary>
+public sealed record ArrivedRound(RoundFrame Header, InnerOptimizerState? Inner) : IWireMessage
+{
+    public FrameKind Kind => FrameKind.Round;
+    public void Write(BinaryWriter writer) => Header.Write(writer);
+}
 
 /// <summary>Bytes moved by one transport, counted where they leave and enter it.</summary>
 public readonly record struct TransportBytes(long Sent, long Received);

@@ -1,0 +1,84 @@
+using VaeCluster.Coordinator.Run;
+using Xunit;
+
+namespace VaeCluster.Tests.EndToEnd;
+
+/// <summary>--sync-every across worker processes: rounds over TCP and shared memory, and a node killed mid-round.</summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class SyncEveryClusterTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+    private readonly string work = Directory.CreateTempSubdirectory("vae-rounds-cluster-").FullName;
+
+    public void Dispose() => Directory.Delete(work, recursive: true);
+
+    [Fact]
+    public void Two_nodes_one_on_tcp_one_on_shared_memory_give_the_same_parameters_twice_and_after_a_resume_and_every_step_once()
+    {
+        string[] common = ["--workers", "2", "--sync-every", "4", "--epochs", "1", "--train-limit", "2560", "--checkpoint-every", "6"];
+        var digests = new List<string>();
+        foreach (var name in new[] { "first", "second" })
+        {
+            using var nodes = new ClusterNodes(work, Path.Combine(work, name));
+            var coordinator = nodes.StartCoordinator(common);
+            ClusterNodes.Drain(nodes.StartWorker("a", "--transport", "tcp"));
+            ClusterNodes.Drain(nodes.StartWorker("b"));
+            string output = ClusterNodes.Finish(coordinator, Patience);
+            Assert.True(coordinator.ExitCode == 0, output);
+            digests.Add(ClusterNodes.ParametersDigest(output));
+            var ledger = StepLedger.Read(nodes.Ledger);
+            Assert.Equal(Enumerable.Range(0, 20).Select(s => (long)s), ledger.Select(e => e.GlobalStep));
+            Assert.All(ledger, e => Assert.Equal(["a", "b"], e.Workers.Order()));
+        }
+        Assert.Equal(digests[0], digests[1]);
+
+        // The first run killed in its last round: resumed from step 12 (rounds 12-15 and 16-19 trained again), the
+        // inner states travel back to the nodes inside the Round frames (load), and the run ends where it ended.
+        var copy = Path.Combine(work, "resumed");
+        foreach (var dir in Directory.GetDirectories(Path.Combine(work, "first"), "*", SearchOption.AllDirectories))
+            Directory.CreateDirectory(Path.Combine(copy, Path.GetRelativePath(Path.Combine(work, "first"), dir)));
+        foreach (var file in Directory.GetFiles(Path.Combine(work, "first"), "*", SearchOption.AllDirectories))
+            File.Copy(file, Path.Combine(copy, Path.GetRelativePath(Path.Combine(work, "first"), file)));
+        var run = new RunDirectory(copy);
+        File.Delete(Path.Combine(run.Checkpoints, "step-00000020.ckpt"));
+        File.Delete(run.Model);
+        using (var nodes = new ClusterNodes(work, copy))
+        {
+            var coordinator = nodes.ResumeCoordinator("--workers", "2");
+            ClusterNodes.Drain(nodes.StartWorker("c", "--transport", "tcp"));
+            ClusterNodes.Drain(nodes.StartWorker("d"));
+            string output = ClusterNodes.Finish(coordinator, Patience);
+            Assert.True(coordinator.ExitCode == 0, output);
+            Assert.Contains("from epoch 1, step 12", output);
+            Assert.Equal(digests[0], ClusterNodes.ParametersDigest(output));
+        }
+    }
+
+    [Fact]
+    public void A_node_killed_mid_round_has_its_shares_recorded_as_dropped_and_the_run_finishes_with_every_step_once()
+    {
+        using var nodes = new ClusterNodes(work, Path.Combine(work, "killed"));
+        var coordinator = nodes.StartCoordinator("--workers", "2", "--min-workers", "1", "--sync-every", "20", "--epochs", "2",
+            "--train-limit", "5120", "--step-timeout", "10");
+        var doomed = nodes.StartWorker("doomed");
+        ClusterNodes.Drain(doomed);
+        ClusterNodes.Drain(nodes.StartWorker("steady"));
+        Assert.True(nodes.WaitForSteps(20, Patience), "the cluster never trained");
+        doomed.Kill(); // SIGKILL, in the round of steps 20-39 that started as soon as the first was applied
+        string output = ClusterNodes.Finish(coordinator, Patience);
+        Assert.True(coordinator.ExitCode == 0, output);
+
+        var ledger = StepLedger.Read(nodes.Ledger);
+        Assert.Equal(Enumerable.Range(0, 80).Select(s => (long)s), ledger.Select(e => e.GlobalStep));
+        var dropped = ledger.Where(e => e.Dropped is not null).ToList();
+        Assert.True(dropped.Count > 0, "the kill landed between rounds:\n" + output);
+        Assert.All(dropped, e =>
+        {
+            Assert.Contains("doomed", e.Workers);
+            Assert.False(e.Skipped); // the steady node's shares were learned from
+            Assert.True(e.Samples < 128);
+        });
+        Assert.Contains("are dropped", output);
+        Assert.All(ledger.SkipWhile(e => e.Dropped is null).SkipWhile(e => e.Dropped is not null), e => Assert.Equal(["steady"], e.Workers));
+    }
+}
