@@ -80,6 +80,7 @@ public sealed class BadInputTests : IDisposable
         { "", "train --no-such-flag", "'--no-such-flag'" },
         { "", "train --lr 0", "--lr must be greater than 0" },
         { "", "train --model foo", "--model expects vae or mixture" },
+        { "", "train --precision fp16", "--precision expects fp32 or bf16" },
         { "", "generate --count 0", "--count must be at least 1" },
         { "", "worker --seed 127.0.0.1:4053 --console-level loud", "--console-level must be" },
         { "", "explore", "give a command: interpolate, latent, curves" },
