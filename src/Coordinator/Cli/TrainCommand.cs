@@ -42,6 +42,7 @@ public static class TrainCommand
     };
     private static readonly Option<Precision?> PrecisionFlag = new("--precision")
     {
+        HelpName = "fp32|bf16",
         Description = "Number format of the wide layers' matrix products: fp32 (default) or bf16 (CPUs with native bfloat16; weights, Adam and loss stay fp32).",
         CustomParser = result =>
         {

@@ -49,6 +49,21 @@ public sealed class PrecisionTests
     }
 
     [Fact]
+    public async Task Should_refuse_to_resume_a_run_in_another_precision()
+    {
+        var work = Directory.CreateTempSubdirectory("vae-precision-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(work, "config.json"), new TrainingOptions().ToJson());
+            var request = new TrainRequest(o => o with { Precision = Precision.Bf16 }, work, Resume: true, CpuInfo: () => Zen4);
+            var error = await Assert.ThrowsAsync<UserError>(() => TrainRunner.RunAsync(request, CancellationToken.None));
+            Assert.Contains("--precision cannot change when resuming", error.Message);
+            Assert.Equal(["config.json"], Directory.GetFileSystemEntries(work).Select(Path.GetFileName));
+        }
+        finally { Directory.Delete(work, recursive: true); }
+    }
+
+    [Fact]
     public void Should_keep_fp32_the_default_and_read_configs_without_a_precision_as_fp32()
     {
         Assert.Equal(Precision.Fp32, new TrainingOptions().Shape.Precision);
