@@ -79,6 +79,8 @@ public static class PrecisionProbe
             ["bf16_kernel_gflops"] = Math.Round(flops / us["bf16_kernel"] / 1e3, 1),
             ["speedup_kernel"] = Math.Round(us["fp32"] / us["bf16_kernel"], 2),
             ["speedup_with_casts"] = Math.Round(us["fp32"] / us["bf16_with_casts"], 2),
+            ["speedup_kernel_cpu"] = Math.Round(us["fp32_cpu"] / us["bf16_kernel_cpu"], 2),
+            ["speedup_with_casts_cpu"] = Math.Round(us["fp32_cpu"] / us["bf16_with_casts_cpu"], 2),
         };
     }
 
@@ -115,22 +117,33 @@ public static class PrecisionProbe
             ["fp32_us"] = Math.Round(us["fp32"], 1), ["bf16_autocast_us"] = Math.Round(us["bf16"], 1),
             ["bf16_fc1_fc4_us"] = Math.Round(us["bf16_fc1_fc4"], 1),
             ["speedup"] = Math.Round(us["fp32"] / us["bf16"], 2), ["speedup_fc1_fc4"] = Math.Round(us["fp32"] / us["bf16_fc1_fc4"], 2),
+            ["fp32_cpu_us"] = Math.Round(us["fp32_cpu"], 1), ["bf16_autocast_cpu_us"] = Math.Round(us["bf16_cpu"], 1),
+            ["bf16_fc1_fc4_cpu_us"] = Math.Round(us["bf16_fc1_fc4_cpu"], 1),
+            ["speedup_cpu"] = Math.Round(us["fp32_cpu"] / us["bf16_cpu"], 2),
+            ["speedup_fc1_fc4_cpu"] = Math.Round(us["fp32_cpu"] / us["bf16_fc1_fc4_cpu"], 2),
             ["fp32_samples_per_s"] = Math.Round(batch / us["fp32"] * 1e6), ["bf16_samples_per_s"] = Math.Round(batch / us["bf16"] * 1e6),
             ["loss_relative_difference"] = Math.Abs(losses["bf16"] - losses["fp32"]) / Math.Abs(losses["fp32"]),
         };
     }
 
-    /// <summary>Median microseconds per call of each variant, the variants taking turns in every repetition.</summary>
+    /// <summary>
+    /// Median microseconds per call of each variant, the variants taking turns in every repetition: wall time under
+    /// the variant's name, and the calling thread's CPU time under name + "_cpu" (what counts with one thread on a
+    /// busy machine; with two threads the other thread's work is not in it).
+    /// </summary>
     private static Dictionary<string, double> Interleaved((string Name, Action Call)[] variants, int reps, int inner)
     {
-        var times = variants.ToDictionary(v => v.Name, _ => new List<double>());
+        var times = variants.SelectMany(v => new[] { v.Name, v.Name + "_cpu" }).ToDictionary(n => n, _ => new List<double>());
         for (int rep = -3; rep < reps; rep++)
         {
             foreach (var (name, call) in rep % 2 == 0 ? variants : variants.Reverse())
             {
+                double cpu = ThreadClock.Microseconds();
                 var clock = Stopwatch.StartNew();
                 for (int i = 0; i < inner; i++) call();
-                if (rep >= 0) times[name].Add(clock.Elapsed.TotalMicroseconds / inner);
+                if (rep < 0) continue;
+                times[name].Add(clock.Elapsed.TotalMicroseconds / inner);
+                times[name + "_cpu"].Add((ThreadClock.Microseconds() - cpu) / inner);
             }
         }
         return times.ToDictionary(t => t.Key, t => ComputeLimit.Median(t.Value));
