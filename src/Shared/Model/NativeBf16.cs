@@ -2,7 +2,7 @@ namespace VaeCluster.Model;
 
 /// <summary>
 /// Whether this CPU multiplies bfloat16 natively. Without it libtorch still computes bf16 products, but slower than
-/// fp32 (measured with oneDNN held to AVX-512 without BF16: 2.4x slower; to AVX2: 100x; docs/BENCHMARKS.md), so
+/// fp32 (measured with oneDNN held to AVX-512 without BF16: 2.4x slower; to AVX2: 140x; docs/BENCHMARKS.md), so
 /// --precision bf16 is refused there rather than quietly slow.
 /// </summary>
 public static class NativeBf16
