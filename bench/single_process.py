@@ -53,4 +53,5 @@ def main():
         'peer_peak_rss_mb_max': max(r['peer']['peak_rss_mb'] for r in rounds),
         'rounds': rounds}, indent=1))
 
-main()
+if __name__ == '__main__':
+    main()

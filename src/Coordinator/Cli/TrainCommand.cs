@@ -45,6 +45,18 @@ public static class TrainCommand
             return null;
         },
     };
+    private static readonly Option<Precision?> PrecisionFlag = new("--precision")
+    {
+        HelpName = "fp32|bf16",
+        Description = "Number format of the wide layers' matrix products: fp32 (default) or bf16 (CPUs with native bfloat16; weights, Adam and loss stay fp32).",
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Single().Value;
+            if (PrecisionName.TryParse(text, out var precision)) return precision;
+            result.AddError($"--precision expects fp32 or bf16, got '{text}'.");
+            return null;
+        },
+    };
     private static readonly Option<int?> LogEvery = NumberOption.Whole("--log-every", $"Log progress every N steps (default {Defaults.LogEvery}).", 1);
 
     private static readonly Option<string?> Http = new("--http")
@@ -91,7 +103,7 @@ public static class TrainCommand
         foreach (var option in new Option[]
                  {
                      Epochs, Workers, MinWorkers, Deterministic, SyncEvery, OuterLearningRate, OuterMomentum, BatchSize, Seed, LearningRate, Data, Run, Resume, CheckpointEvery, KeepCheckpoints,
-                     StepTimeout, TrainLimit, LogEvery, Model, Http,
+                     StepTimeout, TrainLimit, LogEvery, Model, PrecisionFlag, Http,
                  })
             command.Options.Add(option);
         command.SetAction((result, cancel) => UserError.Report(() =>
@@ -141,14 +153,15 @@ public static class TrainCommand
         TrainLimit = r.GetValue(TrainLimit) ?? o.TrainLimit,
         LogEvery = r.GetValue(LogEvery) ?? o.LogEvery,
         Model = r.GetValue(Model) ?? o.Model,
+        Precision = r.GetValue(PrecisionFlag) ?? o.Precision,
     };
 }
 
 /// <summary>What the user asked for: how to change the options, where the run lives, whether it continues, and how the
-/// coordinator and workers are laid out.</summary>
+/// coordinator and workers are laid out. <paramref name="CpuInfo"/> reads /proc/cpuinfo (tests pass another CPU's).</summary>
 public sealed record TrainRequest(
     Func<TrainingOptions, TrainingOptions> Overrides, string? RunDir, bool Resume,
-    RunMode Mode = RunMode.SingleProcess, ClusterSettings? Cluster = null, DashboardAddress? Http = null);
+    RunMode Mode = RunMode.SingleProcess, ClusterSettings? Cluster = null, DashboardAddress? Http = null, Func<string>? CpuInfo = null);
 
 public enum RunMode
 {

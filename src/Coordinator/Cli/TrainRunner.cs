@@ -145,6 +145,7 @@ public static class TrainRunner
     {
         var options = request.Overrides(new TrainingOptions());
         if (options.Validate() is string problem) throw new UserError(problem);
+        if (NativeBf16.Refusal(options.Precision, request.CpuInfo ?? NativeBf16.ThisMachine) is string refused) throw new UserError(refused);
         var run = new RunDirectory(request.RunDir ?? RunDirectory.DefaultFor(DateTime.Now));
         if (run.WriteProblem("--run") is string unusable) throw new UserError(unusable);
         // A new run here would add a second history to the old run's ledger and checkpoints.
@@ -176,7 +177,10 @@ public static class TrainRunner
             throw new UserError($"--sync-every, --outer-lr and --outer-momentum cannot change when resuming ({run.Root} trains with --sync-every {saved.SyncEvery}); start a new run instead");
         if (options.Model != saved.Model)
             throw new UserError($"--model cannot change when resuming: {run.Root} trains the {ModelKindName.Of(saved.Model)} model; start a new run instead");
+        if (options.Precision != saved.Precision)
+            throw new UserError($"--precision cannot change when resuming: {run.Root} trains in {PrecisionName.Of(saved.Precision)}; start a new run instead");
         if (options.Validate() is string problem) throw new UserError(problem);
+        if (NativeBf16.Refusal(options.Precision, request.CpuInfo ?? NativeBf16.ThisMachine) is string refused) throw new UserError(refused);
         return new Start(options, checkpoint, run, skipped);
     }
 

@@ -29,7 +29,7 @@ public sealed class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tens
 
     public (Tensor Mu, Tensor LogVar) Encode(Tensor x)
     {
-        using var h = nn.functional.relu(fc1.forward(x));
+        using var h = nn.functional.relu(Wide(fc1, x));
         return (fc21.forward(h), fc22.forward(h));
     }
 
@@ -43,9 +43,17 @@ public sealed class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tens
     public Tensor Decode(Tensor z)
     {
         using var h = nn.functional.relu(fc3.forward(z));
-        using var logits = fc4.forward(h);
+        using var logits = Wide(fc4, h);
         return nn.functional.sigmoid(logits);
     }
+
+    /// <summary>
+    /// The two layers that meet the image carry 96% of the multiply-adds; only they run in bf16 when asked. The
+    /// 20-wide latent layers stay fp32: at these sizes the casts cost more than bf16 saves (docs/BENCHMARKS.md,
+    /// issue 17), and mu and log-variance keep full precision.
+    /// </summary>
+    private Tensor Wide(Linear layer, Tensor x) =>
+        Shape.Precision == Precision.Bf16 ? Bf16Linear.Forward(layer, x) : layer.forward(x);
 
     /// <param name="x">images, [n, 784], values in [0, 1]</param>
     /// <param name="eps">standard normal noise, [n, latent]</param>

@@ -20,6 +20,8 @@ public sealed record TrainingOptions
     public int Latent { get; init; } = 20;
     /// <summary>Which model to train: the reference VAE, or the digit-conditional mixture model.</summary>
     public ModelKind Model { get; init; } = ModelKind.Vae;
+    /// <summary>fp32, or bf16 products in the wide layers (the CLI refuses bf16 on a CPU without native support).</summary>
+    public Precision Precision { get; init; } = Precision.Fp32;
     /// <summary>Checkpoint every this many steps (and at each epoch end).</summary>
     public int CheckpointEvery { get; init; } = 200;
     public int KeepCheckpoints { get; init; } = 3;
@@ -59,7 +61,7 @@ public sealed record TrainingOptions
 
     /// <summary>The model these options train; derived, so not written to JSON.</summary>
     [JsonIgnore]
-    public ModelShape Shape => new(Hidden, Latent, Model);
+    public ModelShape Shape => new(Hidden, Latent, Model, Precision);
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
@@ -89,6 +91,7 @@ public sealed record TrainingOptions
         { OuterLearningRate: <= 0 or double.NaN } => "--outer-lr must be a positive number",
         { OuterMomentum: < 0 or >= 1 or double.NaN } => "--outer-momentum must be at least 0 and below 1",
         { Model: not (ModelKind.Vae or ModelKind.Mixture) } => "--model must be vae or mixture",
+        { Precision: not (Precision.Fp32 or Precision.Bf16) } => "--precision must be fp32 or bf16",
         { Model: ModelKind.Mixture, Latent: < MixtureVae.Components } =>
             $"the mixture model needs a latent size of at least {MixtureVae.Components} (one axis per digit), got {Latent}",
         _ => null,

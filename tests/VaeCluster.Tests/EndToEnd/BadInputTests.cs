@@ -87,6 +87,7 @@ public sealed class BadInputTests : IDisposable
         { "", "coordinator --sync-every 0", "--sync-every must be at least 1" },
         { "", "train --sync-every 4 --outer-momentum 1", "--outer-momentum must be below 1" },
         { "", "train --sync-every 4 --outer-lr 0", "--outer-lr must be greater than 0" },
+        { "", "train --precision fp16", "--precision expects fp32 or bf16" },
         { "", "generate --count 0", "--count must be at least 1" },
         { "", "worker --seed 127.0.0.1:4053 --console-level loud", "--console-level must be" },
         { "", "explore", "give a command: interpolate, latent, curves" },
