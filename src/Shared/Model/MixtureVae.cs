@@ -3,25 +3,21 @@ using static TorchSharp.torch;
 namespace VaeCluster.Model;
 
 /// <summary>
-/// The reference network (same layers, names and shapes) with a digit-conditional prior: p(z | y) = N(m_y, I), one
-/// component per digit, p(y) = 1/10. Training pulls each digit's codes to its own component; asking for a 7 means
-/// decoding z ~ N(m_7, I). The means are fixed, not learned: m_k = Spacing * e_k (docs/MIXTURE_MODEL.md says why).
+/// The reference network (same layers, names and shapes; the decoder reads z alone) with a learned mixture prior,
+/// one Gaussian per digit (<see cref="MixturePrior"/>). Training with the labels pulls each digit's codes into its
+/// own component and fits the component to them; asking for a 7 means decoding z ~ N(m_7, diag(exp(v_7))).
+/// docs/MIXTURE_MODEL.md gives the formulas and the variants measured.
 /// </summary>
 public sealed class MixtureVae : IVae
 {
-    public const int Components = 10;
+    public const int Components = MixturePrior.Components;
 
-    /// <summary>
-    /// Distance of each mean from the origin (two means are Spacing * sqrt(2) = 21 apart). Wide spacing makes the
-    /// encoder commit each image to one component, which is what makes a draw from component 9 look like a 9;
-    /// measured against 5 and 10 in docs/MIXTURE_MODEL.md.
-    /// </summary>
-    public const float Spacing = 15f;
-
-    public const string MeansName = "prior.means";
+    // EXPERIMENT KNOBS (removed before commit)
+    public static readonly float InitialSpacing = float.Parse(Environment.GetEnvironmentVariable("VAE_MIX_SPACING") ?? "5", System.Globalization.CultureInfo.InvariantCulture);
+    public static readonly double ClassWeight = double.Parse(Environment.GetEnvironmentVariable("VAE_MIX_WEIGHT") ?? "1", System.Globalization.CultureInfo.InvariantCulture);
 
     private readonly Vae network;
-    private readonly Tensor means;
+    private readonly MixturePrior prior;
 
     public MixtureVae(ModelShape shape)
     {
@@ -29,40 +25,53 @@ public sealed class MixtureVae : IVae
             throw new ArgumentException($"the mixture model needs a latent size of at least {Components}, got {shape.Latent}", nameof(shape));
         Shape = shape;
         network = new Vae(shape);
-        means = ComponentMeans(shape.Latent);
+        prior = new MixturePrior(shape.Latent, InitialSpacing);
     }
 
     public ModelShape Shape { get; }
 
-    /// <summary>[10, latent]: row k is Spacing * e_k, so the components are equally far apart.</summary>
-    public static Tensor ComponentMeans(int latent)
+    /// <summary>The network's parameters in PyTorch's order, then prior.means and prior.logvars.</summary>
+    public IReadOnlyList<(string Name, Tensor Tensor)> NamedParameters() => [.. network.NamedParameters(), .. prior.NamedParameters()];
+
+    public void ShareParametersOf(IReadOnlyList<(string Name, Tensor Tensor)> master)
     {
-        using var axes = eye(Components, latent);
-        return (axes * Spacing).DetachFromDisposeScope();
+        network.ShareParametersOf(master);
+        prior.ShareParametersOf(master.ToDictionary(p => p.Name, p => p.Tensor));
     }
 
-    public IReadOnlyList<(string Name, Tensor Tensor)> NamedParameters() => network.NamedParameters();
+    public void LoadParameters(IReadOnlyDictionary<string, Tensor> saved)
+    {
+        network.LoadParameters(saved);
+        foreach (var (name, tensor) in prior.NamedParameters())
+        {
+            if (!saved.TryGetValue(name, out var value))
+                throw new InvalidDataException($"parameter {name} is missing (a mixture model from before the prior was learned? train it again)");
+            if (!value.shape.SequenceEqual(tensor.shape))
+                throw new InvalidDataException($"parameter {name} has shape [{string.Join(",", value.shape)}], expected [{string.Join(",", tensor.shape)}]");
+        }
+        prior.LoadValues(saved[MixturePrior.Prefix + "means"], saved[MixturePrior.Prefix + "logvars"]);
+    }
 
-    public void ShareParametersOf(IReadOnlyList<(string Name, Tensor Tensor)> master) => network.ShareParametersOf(master);
-
-    public void LoadParameters(IReadOnlyDictionary<string, Tensor> saved) => network.LoadParameters(saved);
-
-    /// <summary>The training objective: the labels pick the component each code is pulled to.</summary>
+    /// <summary>The training objective (<see cref="MixtureLoss.Compute"/>): the labels pick each code's component.</summary>
     public (Tensor Total, Tensor Reconstruction, Tensor Kl) Loss(Tensor x, Tensor labels, Tensor eps)
     {
+        using var scope = NewDisposeScope();
         var (reconstruction, mu, logVar) = network.forward(x, eps);
-        using var componentMeans = means.index_select(0, labels);
-        return MixtureLoss.Compute(reconstruction, x, mu, logVar, componentMeans);
+        var z = Vae.Reparameterize(mu, logVar, eps);
+        var densities = ClassWeight == 1 ? empty(0) : prior.ComponentLogDensities(z);
+        var (total, bce, kl) = MixtureLoss.Compute(reconstruction, x, mu, logVar, labels, prior.Means, prior.LogVars, densities, ClassWeight);
+        return (total.MoveToOuterDisposeScope(), bce.MoveToOuterDisposeScope(), kl.MoveToOuterDisposeScope());
     }
 
-    /// <summary>The bound on -log p(x) without labels: KL to the whole mixture, estimated at z = mu + sigma * eps.</summary>
+    /// <summary>The bound on -log p(x) without labels: BCE + the KL to the whole mixture, estimated at z = mu + sigma * eps.</summary>
     public Tensor UnconditionalLoss(Tensor x, Tensor eps)
     {
+        using var scope = NewDisposeScope();
         var (reconstruction, mu, logVar) = network.forward(x, eps);
-        using var z = Vae.Reparameterize(mu, logVar, eps);
-        using var bce = nn.functional.binary_cross_entropy(reconstruction, x, reduction: nn.Reduction.Sum);
-        using var kl = MixtureLoss.KlToMixtureEstimate(z, eps, logVar, means);
-        return bce + kl;
+        var z = Vae.Reparameterize(mu, logVar, eps);
+        var bce = nn.functional.binary_cross_entropy(reconstruction, x, reduction: nn.Reduction.Sum);
+        var kl = MixtureLoss.KlToMixtureEstimate(eps, logVar, prior.ComponentLogDensities(z));
+        return (bce + kl).MoveToOuterDisposeScope();
     }
 
     public Tensor Reconstruct(Tensor x, Tensor labels) => network.Reconstruct(x, labels);
@@ -71,23 +80,26 @@ public sealed class MixtureVae : IVae
 
     public Tensor Decode(Tensor z) => network.Decode(z);
 
-    /// <summary>z = m_y + eps for each asked digit y. Drawing from the whole mixture means drawing y uniformly first (DigitSampler).</summary>
+    /// <summary>z = m_y + sigma_y * eps for each asked digit y. Drawing from the whole mixture means drawing y uniformly first (DigitSampler).</summary>
     public Tensor Generate(Tensor eps, Tensor? digits)
     {
         if (digits is null)
             throw new ArgumentNullException(nameof(digits), "the mixture model decodes from a component: draw the digits first");
-        using var componentMeans = means.index_select(0, digits);
-        using var z = componentMeans + eps;
+        using var z = prior.Sample(eps, digits);
         return network.Decode(z);
     }
 
-    public IReadOnlyList<(string Name, Tensor Tensor)> ExportTensors() => [.. network.NamedParameters(), (MeansName, means)];
+    public IReadOnlyList<(string Name, Tensor Tensor)> ExportTensors() => NamedParameters();
 
-    public void zero_grad(bool set_to_none = true) => network.zero_grad(set_to_none);
+    public void zero_grad(bool set_to_none = true)
+    {
+        network.zero_grad(set_to_none);
+        prior.zero_grad(set_to_none);
+    }
 
     public void Dispose()
     {
         network.Dispose();
-        means.Dispose();
+        prior.Dispose();
     }
 }
