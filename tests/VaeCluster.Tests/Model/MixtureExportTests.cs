@@ -34,8 +34,9 @@ public sealed class MixtureExportTests : IDisposable
         Assert.Equal(
             ["fc1.weight", "fc1.bias", "fc21.weight", "fc21.bias", "fc22.weight", "fc22.bias", "fc3.weight", "fc3.bias", "fc4.weight", "fc4.bias", "prior.means", "prior.logvars"],
             file.Tensors.Select(t => t.Name));
-        Assert.Equal([10L, 20L], file.Tensors.Single(t => t.Name == "prior.means").Shape);
-        Assert.Equal([10L, 20L], file.Tensors.Single(t => t.Name == "prior.logvars").Shape);
+        long components = 10 * MixtureVae.PerDigit;
+        Assert.Equal([components, 20L], file.Tensors.Single(t => t.Name == "prior.means").Shape);
+        Assert.Equal([components, 20L], file.Tensors.Single(t => t.Name == "prior.logvars").Shape);
         Assert.Equal([400L, 20L], file.Tensors.Single(t => t.Name == "fc3.weight").Shape); // the decoder reads z alone
 
         using var read = ModelExport.Read(path);
@@ -49,8 +50,10 @@ public sealed class MixtureExportTests : IDisposable
         using var noGrad = no_grad();
         using var eps = randn(6, 20);
         using var digits = tensor(new long[] { 0, 1, 4, 7, 9, 9 });
-        using var a = model.Generate(eps, digits);
-        using var b = read.Generate(eps, digits);
+        using var generatorA = new Generator(9);
+        using var generatorB = new Generator(9);
+        using var a = model.Generate(eps, digits, generatorA);
+        using var b = read.Generate(eps, digits, generatorB);
         Assert.Equal(a.data<float>().ToArray(), b.data<float>().ToArray());
         using var x = rand(6, Vae.ImagePixels);
         using var la = model.UnconditionalLoss(x, eps);
