@@ -38,8 +38,6 @@ public sealed class MixturePrior : nn.Module
         RegisterComponents();
     }
 
-    public int Components => Digits * PerDigit;
-
     /// <summary>log p(z | y) for every image and digit, [n, 10], without the -latent/2 ln(2 pi) (it cancels against log q(z|x)'s).</summary>
     public Tensor DigitLogDensities(Tensor z)
     {
