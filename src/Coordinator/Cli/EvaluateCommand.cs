@@ -13,7 +13,8 @@ namespace VaeCluster.Coordinator.Cli;
 
 /// <summary>
 /// ./vae evaluate: the run's test-set ELBO and, for a mixture model, the share of generated digits that our own
-/// classifier reads as the digit asked for. The figures are printed and appended to RUN_DIR/metrics.jsonl.
+/// classifier reads as the digit asked for and how varied they are (<see cref="DiversityReport"/>), per digit.
+/// The figures are printed and appended to RUN_DIR/metrics.jsonl.
 /// </summary>
 public static class EvaluateCommand
 {
@@ -27,7 +28,7 @@ public static class EvaluateCommand
     public static Command Create()
     {
         ClassifierTrainLimit.Hidden = true;
-        var command = new Command("evaluate", "Score a trained run: test-set ELBO, and per-digit recognition of generated digits (mixture models).")
+        var command = new Command("evaluate", "Score a trained run: test-set ELBO, and per-digit recognition and diversity of generated digits (mixture models).")
         {
             Run, PerDigit, Seed, Data, ClassifierTrainLimit,
         };
@@ -70,13 +71,22 @@ public static class EvaluateCommand
                 var (classifier, accuracy) = cache.LoadOrTrain(ClassifierCache.KeyFor(dataDir, data.Train.Count), data.Train, data.Test);
                 using (classifier)
                 {
-                    var report = Recognise(trained.Model, classifier, perDigit, seed);
-                    Console.WriteLine($"recognised as the digit asked for ({perDigit} per digit, seed {seed}; our classifier reads {100 * accuracy:F2}% of the MNIST test set right):");
-                    Console.WriteLine(report.Table());
+                    var (images, asked) = Draw(trained.Model, perDigit, seed);
+                    using (images)
+                    {
+                        var report = RecognitionReport.Of(asked, classifier.Predict(images));
+                        Console.WriteLine($"recognised as the digit asked for ({perDigit} per digit, seed {seed}; our classifier reads {100 * accuracy:F2}% of the MNIST test set right):");
+                        Console.WriteLine(report.Table());
+                        line["recognised"] = Math.Round(report.Share, 4);
+                        line["recognised_by_digit"] = JsonSerializer.SerializeToNode(report.ShareByDigit);
+                        var diversity = DiversityReport.Of(images, asked, data.Test);
+                        Console.WriteLine("diversity (mean distance between two generated digits of a class / the same for real test digits; 1.0 = as varied):");
+                        Console.WriteLine(diversity.Table());
+                        line["diversity_by_digit"] = JsonSerializer.SerializeToNode(diversity.RatioByDigit);
+                        line["diversity_worst"] = Math.Round(diversity.Worst, 4);
+                    }
                     line["per_digit"] = perDigit;
                     line["seed"] = seed;
-                    line["recognised"] = Math.Round(report.Share, 4);
-                    line["recognised_by_digit"] = JsonSerializer.SerializeToNode(report.ShareByDigit);
                     line["classifier_test_accuracy"] = Math.Round(accuracy, 4);
                 }
             }
@@ -88,11 +98,10 @@ public static class EvaluateCommand
     }
 
     /// <summary>Draws exactly what generate --digit 0,...,9 --count 10*perDigit --seed S writes, quantised to bytes like its IDX file.</summary>
-    private static RecognitionReport Recognise(IVae model, DigitClassifier classifier, int perDigit, long seed)
+    private static (Tensor Images, byte[] Asked) Draw(IVae model, int perDigit, long seed)
     {
         var drawn = DigitSampler.Draw(model, Enumerable.Range(0, 10).ToList(), perDigit * 10, seed);
         var bytes = GenerateCommand.ToBytes(drawn.Pixels);
-        using var images = tensor(bytes.Select(b => b / 255f).ToArray(), new long[] { drawn.Count, Vae.ImagePixels });
-        return RecognitionReport.Of(drawn.Labels!, classifier.Predict(images));
+        return (tensor(bytes.Select(b => b / 255f).ToArray(), new long[] { drawn.Count, Vae.ImagePixels }), drawn.Labels!);
     }
 }

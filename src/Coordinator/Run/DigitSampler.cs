@@ -16,7 +16,7 @@ public static class DigitSampler
     /// <summary>
     /// <paramref name="count"/> digits spread evenly over <paramref name="digits"/> in the order given: each gets
     /// count / k, and the first count % k digits one more. Without digits, the reference VAE decodes z ~ N(0, I) and the
-    /// mixture model draws each digit uniformly, then z from its component: a draw from the whole mixture.
+    /// mixture model draws each digit uniformly, then z from p(z | digit): a draw from the whole mixture.
     /// </summary>
     public static DrawnDigits Draw(IVae model, IReadOnlyList<int>? digits, int count, long seed)
     {
@@ -27,7 +27,7 @@ public static class DigitSampler
         byte[]? labels = digits is { Count: > 0 } ? Spread(digits, count)
             : model.Shape.Kind == ModelKind.Vae ? null
             : randint(0, MixtureVae.Components, new long[] { count }, generator: generator).data<long>().ToArray().Select(d => (byte)d).ToArray();
-        var images = model.Generate(eps, labels is null ? null : tensor(labels.Select(d => (long)d).ToArray()));
+        var images = model.Generate(eps, labels is null ? null : tensor(labels.Select(d => (long)d).ToArray()), generator);
         return new DrawnDigits(images.data<float>().ToArray(), labels, count);
     }
 

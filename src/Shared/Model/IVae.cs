@@ -39,8 +39,11 @@ public interface IVae : IDisposable
     /// <summary>Each image decoded from its mean code.</summary>
     Tensor Reconstruct(Tensor x, Tensor labels);
 
-    /// <summary>Decodes new digits from standard normal <paramref name="eps"/>; <paramref name="digits"/> (int64) asks for digits.</summary>
-    Tensor Generate(Tensor eps, Tensor? digits);
+    /// <summary>
+    /// Decodes new digits from standard normal <paramref name="eps"/>; <paramref name="digits"/> (int64) asks for
+    /// digits; <paramref name="generator"/> draws whatever else the model's sampling needs (the mixture's component).
+    /// </summary>
+    Tensor Generate(Tensor eps, Tensor? digits, Generator? generator = null);
 
     /// <summary>What model.safetensors holds: the parameters, then any fixed tensors the model is defined by.</summary>
     IReadOnlyList<(string Name, Tensor Tensor)> ExportTensors();

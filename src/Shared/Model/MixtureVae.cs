@@ -3,25 +3,26 @@ using static TorchSharp.torch;
 namespace VaeCluster.Model;
 
 /// <summary>
-/// The reference network (same layers, names and shapes) with a digit-conditional prior: p(z | y) = N(m_y, I), one
-/// component per digit, p(y) = 1/10. Training pulls each digit's codes to its own component; asking for a 7 means
-/// decoding z ~ N(m_7, I). The means are fixed, not learned: m_k = Spacing * e_k (docs/MIXTURE_MODEL.md says why).
+/// The reference network (same layers, names and shapes; the decoder reads z alone) with a learned mixture prior,
+/// a few Gaussians per digit (<see cref="MixturePrior"/>). Training with the labels pulls each digit's codes into
+/// its own components and fits them to the codes; asking for a 7 means decoding a draw from p(z | 7).
+/// docs/MIXTURE_MODEL.md gives the formulas and the variants measured.
 /// </summary>
 public sealed class MixtureVae : IVae
 {
-    public const int Components = 10;
+    public const int Components = MixturePrior.Digits;
 
-    /// <summary>
-    /// Distance of each mean from the origin (two means are Spacing * sqrt(2) = 21 apart). Wide spacing makes the
-    /// encoder commit each image to one component, which is what makes a draw from component 9 look like a 9;
-    /// measured against 5 and 10 in docs/MIXTURE_MODEL.md.
-    /// </summary>
-    public const float Spacing = 15f;
+    /// <summary>Where digit y's components start: 10 e_y. Measured against 5 in docs/MIXTURE_MODEL.md.</summary>
+    public const float InitialSpacing = 10f;
 
-    public const string MeansName = "prior.means";
+    /// <summary>Gaussians per digit: one Gaussian cannot follow a digit's codes (several styles); measured 1, 3 and 6.</summary>
+    public const int PerDigit = 6;
+
+    /// <summary>w, the weight of the latent classification term -log p(y|z) (1 = the plain label bound); measured 1 to 30.</summary>
+    public const double ClassWeight = 10;
 
     private readonly Vae network;
-    private readonly Tensor means;
+    private readonly MixturePrior prior;
 
     public MixtureVae(ModelShape shape)
     {
@@ -29,40 +30,53 @@ public sealed class MixtureVae : IVae
             throw new ArgumentException($"the mixture model needs a latent size of at least {Components}, got {shape.Latent}", nameof(shape));
         Shape = shape;
         network = new Vae(shape);
-        means = ComponentMeans(shape.Latent);
+        prior = new MixturePrior(shape.Latent, InitialSpacing, PerDigit);
     }
 
     public ModelShape Shape { get; }
 
-    /// <summary>[10, latent]: row k is Spacing * e_k, so the components are equally far apart.</summary>
-    public static Tensor ComponentMeans(int latent)
+    /// <summary>The network's parameters in PyTorch's order, then prior.means and prior.logvars.</summary>
+    public IReadOnlyList<(string Name, Tensor Tensor)> NamedParameters() => [.. network.NamedParameters(), .. prior.NamedParameters()];
+
+    public void ShareParametersOf(IReadOnlyList<(string Name, Tensor Tensor)> master)
     {
-        using var axes = eye(Components, latent);
-        return (axes * Spacing).DetachFromDisposeScope();
+        network.ShareParametersOf(master);
+        prior.ShareParametersOf(master.ToDictionary(p => p.Name, p => p.Tensor));
     }
 
-    public IReadOnlyList<(string Name, Tensor Tensor)> NamedParameters() => network.NamedParameters();
+    public void LoadParameters(IReadOnlyDictionary<string, Tensor> saved)
+    {
+        network.LoadParameters(saved);
+        foreach (var (name, tensor) in prior.NamedParameters())
+        {
+            if (!saved.TryGetValue(name, out var value))
+                throw new InvalidDataException($"parameter {name} is missing (a mixture model from before the prior was learned? train it again)");
+            if (!value.shape.SequenceEqual(tensor.shape))
+                throw new InvalidDataException($"parameter {name} has shape [{string.Join(",", value.shape)}], expected [{string.Join(",", tensor.shape)}]");
+        }
+        prior.LoadValues(saved[MixturePrior.Prefix + "means"], saved[MixturePrior.Prefix + "logvars"]);
+    }
 
-    public void ShareParametersOf(IReadOnlyList<(string Name, Tensor Tensor)> master) => network.ShareParametersOf(master);
-
-    public void LoadParameters(IReadOnlyDictionary<string, Tensor> saved) => network.LoadParameters(saved);
-
-    /// <summary>The training objective: the labels pick the component each code is pulled to.</summary>
+    /// <summary>The training objective (<see cref="MixtureLoss.Compute"/>): the labels pick each code's component.</summary>
     public (Tensor Total, Tensor Reconstruction, Tensor Kl) Loss(Tensor x, Tensor labels, Tensor eps)
     {
+        using var scope = NewDisposeScope();
         var (reconstruction, mu, logVar) = network.forward(x, eps);
-        using var componentMeans = means.index_select(0, labels);
-        return MixtureLoss.Compute(reconstruction, x, mu, logVar, componentMeans);
+        var z = Vae.Reparameterize(mu, logVar, eps);
+        var densities = prior.DigitLogDensities(z);
+        var (total, bce, kl) = MixtureLoss.Compute(reconstruction, x, logVar, labels, densities, ClassWeight);
+        return (total.MoveToOuterDisposeScope(), bce.MoveToOuterDisposeScope(), kl.MoveToOuterDisposeScope());
     }
 
-    /// <summary>The bound on -log p(x) without labels: KL to the whole mixture, estimated at z = mu + sigma * eps.</summary>
+    /// <summary>The bound on -log p(x) without labels: BCE + the KL to the whole mixture, estimated at z = mu + sigma * eps.</summary>
     public Tensor UnconditionalLoss(Tensor x, Tensor eps)
     {
+        using var scope = NewDisposeScope();
         var (reconstruction, mu, logVar) = network.forward(x, eps);
-        using var z = Vae.Reparameterize(mu, logVar, eps);
-        using var bce = nn.functional.binary_cross_entropy(reconstruction, x, reduction: nn.Reduction.Sum);
-        using var kl = MixtureLoss.KlToMixtureEstimate(z, eps, logVar, means);
-        return bce + kl;
+        var z = Vae.Reparameterize(mu, logVar, eps);
+        var bce = nn.functional.binary_cross_entropy(reconstruction, x, reduction: nn.Reduction.Sum);
+        var kl = MixtureLoss.KlToMixtureEstimate(eps, logVar, prior.DigitLogDensities(z));
+        return (bce + kl).MoveToOuterDisposeScope();
     }
 
     public Tensor Reconstruct(Tensor x, Tensor labels) => network.Reconstruct(x, labels);
@@ -71,23 +85,29 @@ public sealed class MixtureVae : IVae
 
     public Tensor Decode(Tensor z) => network.Decode(z);
 
-    /// <summary>z = m_y + eps for each asked digit y. Drawing from the whole mixture means drawing y uniformly first (DigitSampler).</summary>
-    public Tensor Generate(Tensor eps, Tensor? digits)
+    /// <summary>
+    /// z = m_k + sigma_k * eps, k one of the asked digit's components (drawn with <paramref name="generator"/>).
+    /// Drawing from the whole mixture means drawing y uniformly first (DigitSampler).
+    /// </summary>
+    public Tensor Generate(Tensor eps, Tensor? digits, Generator? generator = null)
     {
         if (digits is null)
             throw new ArgumentNullException(nameof(digits), "the mixture model decodes from a component: draw the digits first");
-        using var componentMeans = means.index_select(0, digits);
-        using var z = componentMeans + eps;
+        using var z = prior.Sample(eps, digits, generator);
         return network.Decode(z);
     }
 
-    public IReadOnlyList<(string Name, Tensor Tensor)> ExportTensors() => [.. network.NamedParameters(), (MeansName, means)];
+    public IReadOnlyList<(string Name, Tensor Tensor)> ExportTensors() => NamedParameters();
 
-    public void zero_grad(bool set_to_none = true) => network.zero_grad(set_to_none);
+    public void zero_grad(bool set_to_none = true)
+    {
+        network.zero_grad(set_to_none);
+        prior.zero_grad(set_to_none);
+    }
 
     public void Dispose()
     {
         network.Dispose();
-        means.Dispose();
+        prior.Dispose();
     }
 }

@@ -86,7 +86,7 @@ public sealed class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tens
     }
 
     /// <summary>New digits decoded from z = eps ~ N(0, I); this model cannot be asked for a digit.</summary>
-    public Tensor Generate(Tensor eps, Tensor? digits) => digits is null
+    public Tensor Generate(Tensor eps, Tensor? digits, Generator? generator = null) => digits is null
         ? Decode(eps)
         : throw new InvalidOperationException("the reference VAE is unconditional: it cannot draw a chosen digit");
 

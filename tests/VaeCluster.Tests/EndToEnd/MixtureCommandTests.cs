@@ -2,6 +2,7 @@ using System.Text.Json;
 using SkiaSharp;
 using VaeCluster.Checkpoints;
 using VaeCluster.Data;
+using VaeCluster.Model;
 using Xunit;
 
 namespace VaeCluster.Tests.EndToEnd;
@@ -64,8 +65,8 @@ public sealed class MixtureCommandTests(MixtureRuns runs) : IClassFixture<Mixtur
     {
         var export = SafeTensorsFile.Read(Path.Combine(runs.Mixture, "model.safetensors"));
         Assert.Equal("mixture", export.Metadata["model"]);
-        Assert.Equal("prior.means", export.Tensors[^1].Name);
-        Assert.Equal([10L, 20L], export.Tensors[^1].Shape);
+        Assert.Equal(["prior.means", "prior.logvars"], export.Tensors.TakeLast(2).Select(t => t.Name));
+        Assert.All(export.Tensors.TakeLast(2), t => Assert.Equal([10L * MixtureVae.PerDigit, 20L], t.Shape));
         var newest = Directory.GetFiles(Path.Combine(runs.Mixture, "checkpoints"), "*.ckpt").Max()!;
         Assert.Contains("\"model\":\"mixture\"", CheckpointFormat.Load(newest).ConfigJson);
 
@@ -74,7 +75,7 @@ public sealed class MixtureCommandTests(MixtureRuns runs) : IClassFixture<Mixtur
     }
 
     [Fact]
-    public void Should_append_an_evaluate_line_with_per_digit_recognition_and_the_test_elbo()
+    public void Should_append_an_evaluate_line_with_per_digit_recognition_and_diversity_and_the_test_elbo()
     {
         var result = CliProcess.Run(Work, "evaluate", "--run", "mix", "--per-digit", "5", "--seed", "2", "--classifier-train-limit", "500");
         Assert.True(result.ExitCode == 0, result.StdOut + result.StdErr);
@@ -90,6 +91,10 @@ public sealed class MixtureCommandTests(MixtureRuns runs) : IClassFixture<Mixtur
         Assert.Equal(Enumerable.Range(0, 10).Select(d => d.ToString()), shares.Select(s => s.Name));
         Assert.All(shares, s => Assert.InRange(s.Value.GetDouble(), 0, 1));
         Assert.Equal(shares.Average(s => s.Value.GetDouble()), line.GetProperty("recognised").GetDouble(), 3);
+        var diversity = line.GetProperty("diversity_by_digit").EnumerateObject().ToList();
+        Assert.Equal(Enumerable.Range(0, 10).Select(d => d.ToString()), diversity.Select(s => s.Name));
+        Assert.All(diversity, s => Assert.InRange(s.Value.GetDouble(), 0.05, 3)); // five varied draws per digit, not copies
+        Assert.Equal(diversity.Min(s => s.Value.GetDouble()), line.GetProperty("diversity_worst").GetDouble(), 3);
         // The same objective and model as the epoch's own line, on other noise (training draws it from the run's
         // stream, evaluate from a fixed seed): the two estimates must agree closely.
         double trained = epoch.GetProperty("test_loss").GetDouble();
