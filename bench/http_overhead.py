@@ -33,6 +33,7 @@ class Clients:
     """A page's live feed and a scraper, from attach() until detach()."""
     def __init__(self, url, every):
         self.url, self.every, self.counts, self.stop, self.threads, self.feed_socket = url, every, {'events': 0, 'scrapes': 0}, None, [], None
+        self.latency_ms, self.bytes = {'metrics': [], 'api/status': []}, {'events': [], 'metrics': [], 'api/status': []}
 
     def attach(self):
         self.stop = threading.Event()
@@ -58,7 +59,7 @@ class Clients:
             while not stop.is_set():
                 line = response.fp.readline()
                 if not line: return
-                if line.startswith(b'data: '): self.counts['events'] += 1
+                if line.startswith(b'data: '): self.counts['events'] += 1; self.bytes['events'].append(len(line))
         except (OSError, http.client.HTTPException): return  # detached, or the run has ended
         finally:
             self.feed_socket = None
@@ -68,7 +69,9 @@ class Clients:
         while not stop.wait(self.every):
             for path in ('metrics', 'api/status'):
                 try:
-                    urllib.request.urlopen(self.url + path, timeout=10).read(); self.counts['scrapes'] += 1
+                    began = time.perf_counter()
+                    body = urllib.request.urlopen(self.url + path, timeout=10).read(); self.counts['scrapes'] += 1
+                    self.latency_ms[path].append(1000 * (time.perf_counter() - began)); self.bytes[path].append(len(body))
                 except OSError: return
 
 def progress(run):
@@ -134,6 +137,9 @@ def train(args, run, http):
             neighbours = [rates[j][1] for j in (i - 1, i + 1) if 0 <= j < len(rates) and rates[j][1]]
             if watched and r and neighbours: costs.append(100 * (1 - r / statistics.mean(neighbours)))
         result.update(events_received=clients.counts['events'], scrapes=clients.counts['scrapes'], stretches=len(rates),
+                      # What a request costs the server at most: the whole round trip on loopback, answer included.
+                      request_ms_median={k: round(statistics.median(v), 2) for k, v in clients.latency_ms.items() if v},
+                      answer_bytes_median={k: round(statistics.median(v)) for k, v in clients.bytes.items() if v},
                       watched_steps_per_s=statistics.mean(r for w, r in rates if w and r),
                       unwatched_steps_per_s=statistics.mean(r for w, r in rates if not w and r),
                       stretch_costs_pct=[round(c, 2) for c in costs])
@@ -163,6 +169,8 @@ def main():
                                                 'mean_of_stretches': round(statistics.mean(costs), 2),
                                                 'stretches': len(costs),
                                                 'median_per_run': [round(c, 2) for c in per_run]},
+              'request_ms_median': {k: statistics.median(x['request_ms_median'][k] for x in runs['on']) for k in ('metrics', 'api/status')},
+              'answer_bytes_median': {k: statistics.median(x['answer_bytes_median'][k] for x in runs['on']) for k in ('events', 'metrics', 'api/status')},
               'median_samples_per_s_between_processes': {'off': round(off, 1), 'on': round(on, 1)},
               'on_vs_off_pct_between_processes': round(100 * (1 - on / off), 2),
               'runs': runs}
