@@ -12,17 +12,7 @@ import argparse, json, os, shutil, struct, subprocess, sys, tempfile
 import numpy as np, torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'peers'))
 from pytorch_vae import VAE, idx, loss_fn  # the peer's own model and loss
-
-
-def read_safetensors(path):
-    raw = open(path, 'rb').read(); n = struct.unpack('<Q', raw[:8])[0]; header = json.loads(raw[8:8 + n])
-    out = {}
-    for name, t in header.items():
-        if name == '__metadata__': continue
-        b, e = t['data_offsets']
-        out[name] = torch.from_numpy(np.frombuffer(raw[8 + n + b:8 + n + e], np.float32).reshape(t['shape']).copy())
-    return out
-
+from safetensors_io import read_safetensors
 
 def reference(seed, epochs, batch, xtr, xte):
     """The loop of pytorch_vae.py, on the given data."""
@@ -73,4 +63,5 @@ def main():
     sys.exit(0 if ok else 1)
 
 
-main()
+if __name__ == '__main__':
+    main()

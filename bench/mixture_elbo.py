@@ -8,16 +8,7 @@ Usage (repository root): /usr/bin/python3 bench/mixture_elbo.py --run /tmp/mix10
 """
 import argparse, json, math, os, struct
 import numpy as np, torch, torch.nn.functional as F
-
-
-def load(path):
-    raw = open(path, 'rb').read(); n = struct.unpack('<Q', raw[:8])[0]; header = json.loads(raw[8:8 + n])
-    out = {}
-    for name, t in header.items():
-        if name == '__metadata__': continue
-        b, e = t['data_offsets']
-        out[name] = torch.from_numpy(np.frombuffer(raw[8 + n + b:8 + n + e], np.float32).reshape(t['shape']).copy())
-    return out
+from safetensors_io import read_safetensors
 
 
 def idx(path):
@@ -30,7 +21,7 @@ def main():
     ap.add_argument('--run', required=True); ap.add_argument('--data', default=os.environ.get('VAE_MNIST_DIR', 'data/mnist'))
     ap.add_argument('--samples', type=int, default=10); ap.add_argument('--seed', type=int, default=0)
     a = ap.parse_args()
-    w = load(os.path.join(a.run, 'model.safetensors'))
+    w = read_safetensors(os.path.join(a.run, 'model.safetensors'))
     x = torch.from_numpy(idx(os.path.join(a.data, 't10k-images-idx3-ubyte')).reshape(-1, 784).astype(np.float32) / 255)
     lin = lambda name, v: v @ w[name + '.weight'].T + w[name + '.bias']
     m, v = w['prior.means'], w['prior.logvars']

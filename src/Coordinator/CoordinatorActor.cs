@@ -324,8 +324,17 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (skipReason is null) LogProgress(done.Epoch, done.StepInEpoch, lossSum, samples, workers.ActorsOf(contributors));
         if (state.Cursor.GlobalStep % state.Options.CheckpointEvery == 0 && !state.EpochComplete)
             recorder.SaveCheckpoint(state);
-        if (skipReason is null) consecutiveSkips = 0;
-        else if (consecutiveSkips++ == 0) firstSkipped = done.Step;
+        MoveOn(applied: skipReason is null, done.Step);
+    }
+
+    /// <summary>
+    /// After a step or round was recorded: stop a run whose updates keep failing (diverged), stop between steps when
+    /// asked, or go on. <paramref name="firstStep"/> is where a run of failures began, for the message.
+    /// </summary>
+    private void MoveOn(bool applied, long firstStep)
+    {
+        if (applied) consecutiveSkips = 0;
+        else if (consecutiveSkips++ == 0) firstSkipped = firstStep;
         if (consecutiveSkips >= DivergedAfterSkips)
         {
             StopDiverged();
@@ -541,19 +550,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (done.Round / state.Options.CheckpointEvery != state.Cursor.GlobalStep / state.Options.CheckpointEvery
             && !state.EpochComplete && state.CanCheckpoint)
             recorder.SaveCheckpoint(state);
-        if (applied) consecutiveSkips = 0;
-        else if (consecutiveSkips++ == 0) firstSkipped = done.Round;
-        if (consecutiveSkips >= DivergedAfterSkips)
-        {
-            StopDiverged();
-            return;
-        }
-        if (stopRequester is not null && !state.EpochComplete)
-        {
-            StopHere();
-            return;
-        }
-        NextStep();
+        MoveOn(applied, done.Round);
     }
 
     private static void Discard(RoundResult result)
