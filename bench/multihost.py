@@ -292,11 +292,9 @@ def main():
     actors = len(WORKER_MACHINES) * args.actors_per_node
     contenders = [('single', lambda w, n, labs: single(args, w, n, actors)),
                   ('loopback', lambda w, n, labs: loopback(args, w, n, actors))]
-    # Synchronous steps once per wire; rounds (--sync-every above 1) carry fp32 (their tensors travel once per round).
-    contenders += [(f'lab_{r}' + ('' if wire == 'fp32' else f'_{wire}'), lambda w, n, labs, r=r, wire=wire: lab(args, w, n, actors, r, labs, wire))
-                   for r in rates for wire in args.wires if 1 in syncs]
-    contenders += [(f'lab_{r}_sync{h}', lambda w, n, labs, r=r, h=h: lab(args, w, n, actors, r, labs, 'fp32', h))
-                   for r in rates for h in syncs if h > 1]
+    contenders += [(f'lab_{r}' + (f'_sync{h}' if h > 1 else '') + ('' if wire == 'fp32' else f'_{wire}'),
+                    lambda w, n, labs, r=r, wire=wire, h=h: lab(args, w, n, actors, r, labs, wire, h))
+                   for r in rates for h in syncs for wire in args.wires]
     labs, rounds = [], []
     netlab('prune')
     work = tempfile.mkdtemp(prefix='vae-multihost-')

@@ -9,7 +9,7 @@ where M is the number of worker machines, P the bytes of one parameter copy as i
 R the link rate (M copies leave the coordinator's link one after another, and the last machine's gradient comes
 back after its compute) and t0 the fixed cost of a step that no split shrinks (single-process step time less its
 compute, from the same run). With --sync-every H a round sends every machine its copy, computes H steps, and takes
-every machine's change back, nothing overlapped, all in fp32 (rounds refuse --wire bf16):
+every machine's change back, nothing overlapped (P as --wire carries it):
     per step:  t0  +  compute of one machine's share  +  2 x M x P / (R x H)
 The coordinator's link is the limit once its share of a step exceeds a machine's compute.
 
@@ -48,7 +48,6 @@ def predictions(fixed_ms, machine_rate, copies, sync_every):
     table = {}
     for wire, copy in copies.items():
         for h in sync_every:
-            if h > 1 and wire != 'fp32': continue  # rounds travel in fp32
             mode = f'{wire}' + (f', sync every {h}' if h > 1 else ', synchronous')
             rows = {}
             for rate_name, bits in RATES.items():

@@ -34,10 +34,6 @@ public static class TrainRunner
         // TCP (not shared memory, not one process), so the parameters would depend on where the workers run.
         if (options.Deterministic && request.Cluster?.Wire == WirePrecision.Bf16)
             throw new UserError("--wire bf16 cannot be combined with --deterministic: bf16 rounds only what crosses TCP, so the result would depend on where workers run; use --wire fp32 for a reproducible run");
-        // Rounds carry their change and the nodes' inner Adam state in fp32 (the state must come back exact), once per
-        // H steps: bf16 would apply to nothing, and a flag that does nothing should not pass in silence.
-        if (options.SyncEvery > 1 && request.Cluster?.Wire == WirePrecision.Bf16)
-            throw new UserError($"--wire bf16 applies to synchronous steps; with --sync-every {options.SyncEvery} a round's change travels in fp32, once per {options.SyncEvery} steps: leave --wire out");
         bool finished = checkpoint is not null && checkpoint.Cursor.Epoch > options.Epochs;
         // Bound before anything is written; let go just before the host binds them for good.
         using var ports = request.Cluster is { } cluster && !finished ? NodePorts.Hold(cluster, dataPlane: true) : null;

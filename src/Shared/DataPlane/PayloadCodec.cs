@@ -36,6 +36,12 @@ public abstract class PayloadCodec
     /// <summary>Fills <paramref name="into"/> from wire bytes that <paramref name="receive"/> reads, exactly as many as it takes.</summary>
     public abstract void Read(Span<float> into, BytesIn receive);
 
+    /// <summary>
+    /// A float32 copy of <paramref name="values"/> holding exactly what arrives after they cross the wire this way (the
+    /// caller owns it): for a frame that must travel as float32 yet compute as if it had crossed in this precision.
+    /// </summary>
+    public abstract Tensor Rounded(Tensor values);
+
     public override string ToString() => WirePrecisionName.Of(Precision);
 
     public delegate void BytesOut(ReadOnlySpan<byte> bytes);
@@ -48,6 +54,8 @@ public abstract class PayloadCodec
         public override int BytesPerValue => sizeof(float);
         public override void Write(ReadOnlySpan<float> values, BytesOut send) => send(MemoryMarshal.AsBytes(values));
         public override void Read(Span<float> into, BytesIn receive) => receive(MemoryMarshal.AsBytes(into));
+
+        public override Tensor Rounded(Tensor values) => values.clone();
     }
 
     private sealed class BFloat16Codec : PayloadCodec
@@ -75,6 +83,28 @@ public abstract class PayloadCodec
             {
                 ArrayPool<ushort>.Shared.Return(buffer);
             }
+        }
+
+        public override Tensor Rounded(Tensor values)
+        {
+            var copy = values.contiguous().clone();
+            var floats = MemoryMarshal.Cast<byte, float>(copy.bytes);
+            var buffer = ArrayPool<ushort>.Shared.Rent(Math.Min(ChunkValues, Math.Max(1, floats.Length)));
+            try
+            {
+                for (int start = 0; start < floats.Length; start += ChunkValues)
+                {
+                    var chunk = floats.Slice(start, Math.Min(ChunkValues, floats.Length - start));
+                    var wire = buffer.AsSpan(0, chunk.Length);
+                    BFloat16.FromFloats(chunk, wire);
+                    BFloat16.ToFloats(wire, chunk);
+                }
+            }
+            finally
+            {
+                ArrayPool<ushort>.Shared.Return(buffer);
+            }
+            return copy;
         }
 
         public override void Read(Span<float> into, BytesIn receive)

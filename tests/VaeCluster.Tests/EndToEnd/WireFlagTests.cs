@@ -20,7 +20,6 @@ public sealed class WireFlagTests : IDisposable
         { ["train", "--run", "r", "--wire", "bf16"], "--wire sets how a cluster's workers get their tensors, and this run has none; add --cluster" },
         { ["coordinator", "--run", "r", "--deterministic", "--wire", "bf16"], "--wire bf16 cannot be combined with --deterministic" },
         { ["train", "--cluster", "--run", "r", "--deterministic", "--wire", "bf16"], "--wire bf16 cannot be combined with --deterministic" },
-        { ["coordinator", "--run", "r", "--sync-every", "4", "--wire", "bf16"], "--wire bf16 applies to synchronous steps" },
     };
 
     [Theory]

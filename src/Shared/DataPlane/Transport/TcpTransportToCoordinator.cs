@@ -43,7 +43,7 @@ public sealed class TcpTransportToCoordinator(FrameChannel channel, IReadOnlyLis
             var inner = round.LoadsInner
                 ? RoundTensors.ReceiveInner(round.InnerStep, layout, moments => channel.ReceivePayload(frame, [.. parameters, .. moments], PayloadCodec.Fp32))
                 : null;
-            if (inner is null) channel.ReceivePayload(frame, parameters, PayloadCodec.Fp32);
+            if (inner is null) channel.ReceivePayload(frame, parameters, codec);
             parametersOf = -1;
             return new ArrivedRound(round, inner);
         }
@@ -51,9 +51,8 @@ public sealed class TcpTransportToCoordinator(FrameChannel channel, IReadOnlyLis
         return frame.Message;
     }
 
-    // A round's change and inner state travel in fp32 whatever --wire says: the state must come back exact for resume.
     public void SendRoundResult(RoundResultFrame header, IReadOnlyList<Tensor> change, InnerOptimizerState? inner) =>
-        channel.Send(header, [.. change, .. RoundTensors.Moments(inner)], PayloadCodec.Fp32);
+        RoundPayload.Send(channel, header, change, inner, codec);
 
     public void SendGradient(GradientFrame header, IReadOnlyList<Tensor> gradient) => channel.Send(header, gradient, codec);
 

@@ -34,7 +34,7 @@ public sealed class TcpTransportToNode(FrameChannel channel, IReadOnlyList<Tenso
 
     public void SendRound(RoundFrame round, IReadOnlyList<Tensor> parameters, InnerOptimizerState? inner)
     {
-        channel.Send(round, [.. parameters, .. RoundTensors.Moments(inner)], PayloadCodec.Fp32);
+        RoundPayload.Send(channel, round, parameters, inner, codec);
         parametersSentFor = -1; // the node's buffer now holds the round's parameters
     }
 
@@ -57,7 +57,7 @@ public sealed class TcpTransportToNode(FrameChannel channel, IReadOnlyList<Tenso
                 checkRound(round);
                 return RoundTensors.Receive(round, layout, (change, moments) =>
                 {
-                    channel.ReceivePayload(frame, [.. change, .. moments], PayloadCodec.Fp32);
+                    channel.ReceivePayload(frame, [.. change, .. moments], RoundPayload.Of(round.HasInner, codec));
                     return RoundTensors.AllFinite(change);
                 });
             default:
