@@ -87,23 +87,14 @@ public abstract class PayloadCodec
 
         public override Tensor Rounded(Tensor values)
         {
+            // Through the codec's own two halves, so the values are the wire's by construction.
             var copy = values.contiguous().clone();
             var floats = MemoryMarshal.Cast<byte, float>(copy.bytes);
-            var buffer = ArrayPool<ushort>.Shared.Rent(Math.Min(ChunkValues, Math.Max(1, floats.Length)));
-            try
-            {
-                for (int start = 0; start < floats.Length; start += ChunkValues)
-                {
-                    var chunk = floats.Slice(start, Math.Min(ChunkValues, floats.Length - start));
-                    var wire = buffer.AsSpan(0, chunk.Length);
-                    BFloat16.FromFloats(chunk, wire);
-                    BFloat16.ToFloats(wire, chunk);
-                }
-            }
-            finally
-            {
-                ArrayPool<ushort>.Shared.Return(buffer);
-            }
+            var wire = new byte[floats.Length * BytesPerValue];
+            int at = 0;
+            Write(floats, bytes => { bytes.CopyTo(wire.AsSpan(at)); at += bytes.Length; });
+            at = 0;
+            Read(floats, into => { wire.AsSpan(at, into.Length).CopyTo(into); at += into.Length; });
             return copy;
         }
 
