@@ -35,15 +35,9 @@ public sealed class ShardGradientComputer(IVae replica, MnistSplit train)
         var labels = LabelTensor.At(train.Labels, shard.SampleIndices);
         var eps = tensor(shard.Noise, new long[] { n, replica.Shape.Latent });
 
-        var loss = replica.Loss(x, labels, eps).Total;
-        loss.backward();
+        var (loss, gradients) = replica.LossAndGradients(x, labels, eps);
+        var owned = gradients.Select(g => g.MoveToOuterDisposeScope()).ToList();
 
-        // Hand the gradient tensors to the message and drop our references (PyTorch's zero_grad(set_to_none)),
-        // so the next backward allocates fresh ones and the receiver owns these outright.
-        var gradients = replica.NamedParameters().Select(p => p.Tensor.grad!.MoveToOuterDisposeScope()).ToList();
-        replica.zero_grad(set_to_none: true);
-
-        return new ShardGradient(shard.Step, shard.ShardIndex, workerId, new GradientSum(gradients),
-            loss.item<float>(), n);
+        return new ShardGradient(shard.Step, shard.ShardIndex, workerId, new GradientSum(owned), loss, n);
     }
 }

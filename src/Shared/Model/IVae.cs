@@ -30,6 +30,22 @@ public interface IVae : IDisposable
     /// </summary>
     Tensor UnconditionalLoss(Tensor x, Tensor eps);
 
+    /// <summary>
+    /// What a worker computes for a shard: <see cref="Loss"/>'s total and the gradient of every parameter, in
+    /// <see cref="NamedParameters"/> order, as fresh tensors in the caller's dispose scope (the caller owns them;
+    /// the model keeps no gradient). By default autograd's; the reference VAE writes its backward out by hand.
+    /// </summary>
+    (float Loss, IReadOnlyList<Tensor> Gradients) LossAndGradients(Tensor x, Tensor labels, Tensor eps)
+    {
+        var loss = Loss(x, labels, eps).Total;
+        loss.backward();
+        // Take the gradient tensors and drop the model's references (PyTorch's zero_grad(set_to_none)), so the next
+        // backward allocates fresh ones and the caller owns these outright.
+        var gradients = NamedParameters().Select(p => p.Tensor.grad!).ToList();
+        zero_grad(set_to_none: true);
+        return (loss.item<float>(), gradients);
+    }
+
     /// <summary>The approximate posterior q(z|x): its mean and log-variance.</summary>
     (Tensor Mu, Tensor LogVar) Encode(Tensor x);
 

@@ -8,7 +8,7 @@ namespace VaeCluster.Model;
 /// The reference VAE of pytorch/examples (784-400-20-400-784). Layer names match PyTorch's state_dict
 /// (fc1, fc21, fc22, fc3, fc4) so that exported weights load there unchanged.
 /// </summary>
-public sealed class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tensor Mu, Tensor LogVar)>, IVae
+public sealed partial class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstruction, Tensor Mu, Tensor LogVar)>, IVae
 {
     public const int ImagePixels = 784;
 
