@@ -21,31 +21,34 @@ public sealed partial class Vae
         using var scope = NewDisposeScope();
 
         // Forward (as forward() computes it), keeping what the backward needs.
-        var h1 = nn.functional.relu(Product(fc1, x, Wide: true));
-        var mu = Product(fc21, h1, Wide: false);
-        var logVar = Product(fc22, h1, Wide: false);
+        var (a1, fc1In) = Forward(fc1, x, wide: true);
+        var h1 = nn.functional.relu(a1);
+        var (mu, fc21In) = Forward(fc21, h1, wide: false);
+        var (logVar, fc22In) = Forward(fc22, h1, wide: false);
         var std = (0.5 * logVar).exp_();
         var z = mu + eps * std;
-        var h3 = nn.functional.relu(Product(fc3, z, Wide: false));
-        var r = nn.functional.sigmoid(Product(fc4, h3, Wide: true));
+        var (a3, fc3In) = Forward(fc3, z, wide: false);
+        var h3 = nn.functional.relu(a3);
+        var (logits, fc4In) = Forward(fc4, h3, wide: true);
+        var r = nn.functional.sigmoid(logits);
         var loss = VaeLoss.Value(r, x, mu, logVar);
 
         // Backward, each line the formula libtorch's backward kernel for that operation uses.
         // BCE: (r - x) / max((1 - r) r, 1e-12); sigmoid: g (1 - r) r.
         var notR = 1 - r;
         var dLogits = (r - x).div_((notR * r).clamp_min_(1e-12)).mul_(notR).mul_(r);
-        var (dW4, db4, dH3) = Back(fc4, dLogits, h3, Wide: true);
+        var (dW4, db4, dH3) = Back(fc4In, dLogits);
         var dA3 = ReluBack(dH3!, h3);
-        var (dW3, db3, dZ) = Back(fc3, dA3, z, Wide: false);
+        var (dW3, db3, dZ) = Back(fc3In, dA3);
         // log-variance: KL's exp(logvar) / 2, plus KL's -1/2, plus the noise path dz * eps * sigma / 2, added in the
         // order autograd's engine delivers them (float addition of three terms depends on the order).
         var dLogVar = (0.5 * logVar.exp()).add_(-0.5).add_((dZ! * eps).mul_(std).mul_(0.5));
         // mean: the noise path's dz plus KL's 0.5 * 2 mu.
         var dMu = dZ!.add_(mu);
-        var (dW21, db21, dH1) = Back(fc21, dMu, h1, Wide: false);
-        var (dW22, db22, dH1From22) = Back(fc22, dLogVar, h1, Wide: false);
+        var (dW21, db21, dH1) = Back(fc21In, dMu);
+        var (dW22, db22, dH1From22) = Back(fc22In, dLogVar);
         var dA1 = ReluBack(dH1!.add_(dH1From22!), h1);
-        var (dW1, db1, _) = Back(fc1, dA1, x, Wide: true, inputGradient: false);
+        var (dW1, db1, _) = Back(fc1In, dA1, inputGradient: false);
 
         var gradients = new[] { dW1, db1, dW21, db21, dW22, db22, dW3, db3, dW4, db4 };
         foreach (var g in gradients) g.MoveToOuterDisposeScope();
@@ -63,36 +66,40 @@ public sealed partial class Vae
         return dOut.mul_(mask);
     }
 
-    /// <summary>input @ weight^T + bias; the wide layers in bf16 when the shape asks for it (as <see cref="Bf16Linear"/>).</summary>
-    private Tensor Product(TorchSharp.Modules.Linear layer, Tensor input, bool Wide)
+    /// <summary>What a layer's forward keeps for its backward: its input, and in bf16 the bf16 copies it multiplied.</summary>
+    private sealed record LayerInput(TorchSharp.Modules.Linear Layer, Tensor Input, Tensor? Input16 = null, Tensor? Weight16 = null);
+
+    /// <summary>
+    /// input @ weight^T + bias. The wide layers multiply in bf16 when the shape asks for it (as <see cref="Bf16Linear"/>),
+    /// and their bf16 copies are kept for the backward, as autograd keeps them.
+    /// </summary>
+    private (Tensor Output, LayerInput Saved) Forward(TorchSharp.Modules.Linear layer, Tensor input, bool wide)
     {
-        if (!(Wide && Shape.Precision == Precision.Bf16)) return addmm(layer.bias!, input, layer.weight!.t(), 1, 1);
-        using var input16 = input.to_type(ScalarType.BFloat16);
-        using var weight16 = layer.weight!.to_type(ScalarType.BFloat16);
+        if (!(wide && Shape.Precision == Precision.Bf16))
+            return (addmm(layer.bias!, input, layer.weight!.t(), 1, 1), new LayerInput(layer, input));
+        var input16 = input.to_type(ScalarType.BFloat16);
+        var weight16 = layer.weight!.to_type(ScalarType.BFloat16);
         using var bias16 = layer.bias!.to_type(ScalarType.BFloat16);
         using var y16 = addmm(bias16, input16, weight16.t(), 1, 1);
-        return y16.to_type(ScalarType.Float32);
+        return (y16.to_type(ScalarType.Float32), new LayerInput(layer, input, input16, weight16));
     }
 
     /// <summary>
     /// A linear layer's backward from the gradient of its output: the weight's and the bias's gradients, and the
-    /// input's when asked. In bf16 the products run on bf16 copies and their results come back as fp32, as the
-    /// autograd graph of <see cref="Bf16Linear"/> does.
+    /// input's when asked. In bf16 the products run on the forward's bf16 copies and their results come back as
+    /// fp32, as the autograd graph of <see cref="Bf16Linear"/> does.
     /// </summary>
-    private (Tensor Weight, Tensor Bias, Tensor? Input) Back(TorchSharp.Modules.Linear layer, Tensor dOut, Tensor input,
-        bool Wide, bool inputGradient = true)
+    private static (Tensor Weight, Tensor Bias, Tensor? Input) Back(LayerInput saved, Tensor dOut, bool inputGradient = true)
     {
-        if (!(Wide && Shape.Precision == Precision.Bf16))
-            return (dOut.t().mm(input), dOut.sum(0L), inputGradient ? dOut.mm(layer.weight!) : null);
+        if (saved.Input16 is null || saved.Weight16 is null)
+            return (dOut.t().mm(saved.Input), dOut.sum(0L), inputGradient ? dOut.mm(saved.Layer.weight!) : null);
         using var dOut16 = dOut.to_type(ScalarType.BFloat16);
-        using var input16 = input.to_type(ScalarType.BFloat16);
-        using var weight16 = layer.weight!.to_type(ScalarType.BFloat16);
-        using var dWeight16 = dOut16.t().mm(input16);
+        using var dWeight16 = dOut16.t().mm(saved.Input16);
         using var dBias16 = dOut16.sum(0L);
         Tensor? dInput = null;
         if (inputGradient)
         {
-            using var dInput16 = dOut16.mm(weight16);
+            using var dInput16 = dOut16.mm(saved.Weight16);
             dInput = dInput16.to_type(ScalarType.Float32);
         }
         return (dWeight16.to_type(ScalarType.Float32), dBias16.to_type(ScalarType.Float32), dInput);
