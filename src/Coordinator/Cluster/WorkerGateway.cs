@@ -25,6 +25,8 @@ public sealed class WorkerGateway : ReceiveActor
     private readonly Dictionary<string, Pending> pending = new();
     private readonly Dictionary<string, IActorRef> links = new();
     private readonly RefusalLog refusals;
+    /// <summary>The TCP links' turns at sending parameters (one coordinator, one outgoing link to share).</summary>
+    private readonly SendTurns sendTurns = new();
     private int linksCreated;
 
     public WorkerGateway(IActorRef coordinator, GatewaySettings settings, ILogger log)
@@ -117,7 +119,7 @@ public sealed class WorkerGateway : ReceiveActor
         if (links.Remove(hello.WorkerId, out var old)) Context.Stop(old);
         ITransportToNode transport = hello.SharedMemory && admitted.Gradients is not null
             ? new SharedMemoryTransportToNode(connected.Channel, settings.Layout, settings.Parameters!, admitted.Gradients, admitted.GradientSlots)
-            : new TcpTransportToNode(connected.Channel, settings.Layout, PayloadCodec.For(settings.Wire));
+            : new TcpTransportToNode(connected.Channel, settings.Layout, PayloadCodec.For(settings.Wire), sendTurns);
         if (transport is TcpTransportToNode) admitted.Gradients?.Dispose();
         if (!TrySend(connected.Channel, new WelcomeFrame(settings.Layout)))
         {

@@ -36,6 +36,16 @@ public sealed class FrameChannel : IDisposable
 
     public string Remote { get; }
 
+    /// <summary>
+    /// Waits until at most <paramref name="bytes"/> of what was sent are not yet acknowledged by the peer, or until
+    /// <paramref name="deadline"/> (it polls every 100 us); returns at once where the kernel cannot say (not Linux).
+    /// </summary>
+    public void WaitUntilAcknowledged(int bytes, DateTime deadline)
+    {
+        while (SocketQueue.TryUnacknowledged(socket, out int queued) && queued > bytes && DateTime.UtcNow < deadline)
+            SocketQueue.Nap(100);
+    }
+
     /// <summary>Bytes sent and received so far, payload included.</summary>
     public long BytesSent { get; private set; }
     public long BytesReceived { get; private set; }

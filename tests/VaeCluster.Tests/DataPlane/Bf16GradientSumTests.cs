@@ -23,7 +23,7 @@ public sealed class Bf16GradientSumTests : IDisposable
         var nodeEnd = new FrameChannel(pair.Right);
         coordinatorEnd.SetReceiveTimeout(TimeSpan.FromSeconds(5));
         nodeEnd.SetReceiveTimeout(TimeSpan.FromSeconds(5));
-        node = new TcpTransportToNode(coordinatorEnd, Layout, PayloadCodec.Bf16);
+        node = new TcpTransportToNode(coordinatorEnd, Layout, PayloadCodec.Bf16, new SendTurns());
         worker = new TcpTransportToCoordinator(nodeEnd, [("w", parameters)], PayloadCodec.Bf16);
     }
 

@@ -204,7 +204,7 @@ public abstract class TransportContract : IDisposable
 public class TcpTransportContract : TransportContract
 {
     protected override (ITransportToNode, ITransportToCoordinator) Connect(FrameChannel coordinatorEnd, FrameChannel nodeEnd, int slots) =>
-        (new TcpTransportToNode(coordinatorEnd, Layout, Codec), new TcpTransportToCoordinator(nodeEnd, Layout.Select(t => (t.Name, zeros(t.Shape))).ToList(), Codec));
+        (new TcpTransportToNode(coordinatorEnd, Layout, Codec, new SendTurns()), new TcpTransportToCoordinator(nodeEnd, Layout.Select(t => (t.Name, zeros(t.Shape))).ToList(), Codec));
 }
 
 /// <summary>--wire bf16: the same promises over TCP, each value rounded to bfloat16 on the way, in half the bytes.</summary>
@@ -218,7 +218,7 @@ public sealed class Bf16TcpTransportContract : TcpTransportContract
         using var pair = new LoopbackPair();
         using var coordinatorEnd = new FrameChannel(pair.Left);
         using var nodeEnd = new FrameChannel(pair.Right);
-        using var node = new TcpTransportToNode(coordinatorEnd, Layout, PayloadCodec.Bf16);
+        using var node = new TcpTransportToNode(coordinatorEnd, Layout, PayloadCodec.Bf16, new SendTurns());
         using var worker = new TcpTransportToCoordinator(nodeEnd, Layout.Select(t => (t.Name, zeros(t.Shape))).ToList(), PayloadCodec.Bf16);
         Assert.Equal(WirePrecision.Bf16, node.Precision);
         Assert.Equal(WirePrecision.Bf16, worker.Precision);

@@ -7,10 +7,24 @@ namespace VaeCluster.DataPlane;
 /// <summary>
 /// Tensors inside the frames: the parameters after a step's first Shard header, the gradient after its Gradient
 /// header, their values encoded by <paramref name="codec"/> (--wire). The coordinator's own tensors stay float32:
-/// a bfloat16 gradient is widened into fresh float32 tensors as it arrives, before anything adds it.
+/// a bfloat16 gradient is widened into fresh float32 tensors as it arrives, before anything adds it. Parameters go
+/// out in <paramref name="turns"/> shared by all of the coordinator's TCP links.
 /// </summary>
-public sealed class TcpTransportToNode(FrameChannel channel, IReadOnlyList<TensorLayout> layout, PayloadCodec codec) : ITransportToNode
+public sealed class TcpTransportToNode : ITransportToNode
 {
+    private readonly FrameChannel channel;
+    private readonly IReadOnlyList<TensorLayout> layout;
+    private readonly PayloadCodec codec;
+    private readonly SendTurns turns;
+
+    public TcpTransportToNode(FrameChannel channel, IReadOnlyList<TensorLayout> layout, PayloadCodec codec, SendTurns turns)
+    {
+        this.channel = channel;
+        this.layout = layout;
+        this.codec = codec;
+        this.turns = turns;
+    }
+
     private long parametersSentFor = -1;
 
     public string Description => "tensors over TCP";
@@ -26,7 +40,7 @@ public sealed class TcpTransportToNode(FrameChannel channel, IReadOnlyList<Tenso
             channel.Send(shard);
             return;
         }
-        channel.Send(shard, parameters, codec);
+        turns.Take(channel, () => channel.Send(shard, parameters, codec));
         parametersSentFor = shard.Step;
     }
 
@@ -34,7 +48,7 @@ public sealed class TcpTransportToNode(FrameChannel channel, IReadOnlyList<Tenso
 
     public void SendRound(RoundFrame round, IReadOnlyList<Tensor> parameters, InnerOptimizerState? inner)
     {
-        RoundPayload.Send(channel, round, parameters, inner, codec);
+        turns.Take(channel, () => RoundPayload.Send(channel, round, parameters, inner, codec));
         parametersSentFor = -1; // the node's buffer now holds the round's parameters
     }
 
