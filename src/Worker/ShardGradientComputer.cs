@@ -35,7 +35,7 @@ public sealed class ShardGradientComputer(IVae replica, MnistSplit train)
         var labels = LabelTensor.At(train.Labels, shard.SampleIndices);
         var eps = tensor(shard.Noise, new long[] { n, replica.Shape.Latent });
 
-        var (loss, gradients) = replica.LossAndGradients(x, labels, eps);
+        var (loss, gradients) = replica.LossAndGradients(x, labels, eps, shard.Arrival);
         var owned = gradients.Select(g => g.MoveToOuterDisposeScope()).ToList();
 
         return new ShardGradient(shard.Step, shard.ShardIndex, workerId, new GradientSum(owned), loss, n);

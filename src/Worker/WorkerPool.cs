@@ -87,7 +87,7 @@ public sealed class WorkerPool : ReceiveActor
 
     private void OnShard(ComputeShard shard, IActorRef replyTo)
     {
-        var pieces = shard.Whole ? [shard] : ShardPlanner.Cut(GlobalBatch.Of(shard), actorCount);
+        var pieces = shard.Whole ? [shard] : ShardPlanner.Cut(GlobalBatch.Of(shard), actorCount).Select(p => p with { Arrival = shard.Arrival }).ToList();
         var job = new Job(shard, replyTo, pieces.Count);
         for (int i = 0; i < pieces.Count; i++) waiting.Enqueue((job, i, pieces[i]));
         Dispatch();

@@ -186,14 +186,19 @@ public sealed class FrameChannel : IDisposable
     /// Reads the frame's payload into these float32 tensors through <paramref name="codec"/>, after checking that
     /// the payload is in the codec's encoding and has exactly the tensors' size in it.
     /// </summary>
-    public void ReceivePayload(ReceivedFrame frame, IReadOnlyList<Tensor> into, PayloadCodec codec)
+    /// <param name="arrived">told how many tensors are in place after each one (for workers that start on the first ones)</param>
+    public void ReceivePayload(ReceivedFrame frame, IReadOnlyList<Tensor> into, PayloadCodec codec, Action<int>? arrived = null)
     {
         if (frame.Encoding != codec.Precision)
             throw new WireError($"{frame.Message.Kind} payload is {WirePrecisionName.Of(frame.Encoding)}, this connection carries {codec}");
         long expected = codec.PayloadBytes(into);
         if (frame.PayloadBytes != expected)
             throw new WireError($"{frame.Message.Kind} payload is {frame.PayloadBytes} bytes, expected {expected} for the model's parameters in {codec}");
-        foreach (var tensor in into) codec.Read(MemoryMarshal.Cast<byte, float>(Float32Bytes(tensor)), ReceiveAll);
+        for (int i = 0; i < into.Count; i++)
+        {
+            codec.Read(MemoryMarshal.Cast<byte, float>(Float32Bytes(into[i])), ReceiveAll);
+            arrived?.Invoke(i + 1);
+        }
     }
 
     public void SkipPayload(ReceivedFrame frame)

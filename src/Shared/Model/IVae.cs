@@ -34,9 +34,12 @@ public interface IVae : IDisposable
     /// What a worker computes for a shard: <see cref="Loss"/>'s total and the gradient of every parameter, in
     /// <see cref="NamedParameters"/> order, as fresh tensors in the caller's dispose scope (the caller owns them;
     /// the model keeps no gradient). By default autograd's; the reference VAE writes its backward out by hand.
+    /// <paramref name="arrival"/>, where the parameters are still streaming in: by default the computation waits for
+    /// all of them; the reference VAE starts each layer once its own are in.
     /// </summary>
-    (float Loss, IReadOnlyList<Tensor> Gradients) LossAndGradients(Tensor x, Tensor labels, Tensor eps)
+    (float Loss, IReadOnlyList<Tensor> Gradients) LossAndGradients(Tensor x, Tensor labels, Tensor eps, DataPlane.ParameterArrival? arrival = null)
     {
+        arrival?.WaitForAll();
         var loss = Loss(x, labels, eps).Total;
         loss.backward();
         // Take the gradient tensors and drop the model's references (PyTorch's zero_grad(set_to_none)), so the next

@@ -1,3 +1,4 @@
+using VaeCluster.DataPlane;
 using static TorchSharp.torch;
 
 namespace VaeCluster.Model;
@@ -15,21 +16,22 @@ public sealed partial class Vae
     /// Forward, loss and backward of one shard. Returns the summed loss (BCE + KL) and the gradient of every
     /// parameter in <see cref="NamedParameters"/> order, fresh tensors in the caller's dispose scope.
     /// </summary>
-    public (float Loss, IReadOnlyList<Tensor> Gradients) LossAndGradients(Tensor x, Tensor labels, Tensor eps)
+    /// <param name="arrival">where the parameters stream in (TCP): each layer's forward waits for its own tensors only</param>
+    public (float Loss, IReadOnlyList<Tensor> Gradients) LossAndGradients(Tensor x, Tensor labels, Tensor eps, ParameterArrival? arrival = null)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
 
         // Forward (as forward() computes it), keeping what the backward needs.
-        var (a1, fc1In) = Forward(fc1, x, wide: true);
+        var (a1, fc1In) = Forward(fc1, x, wide: true, arrival);
         var h1 = nn.functional.relu(a1);
-        var (mu, fc21In) = Forward(fc21, h1, wide: false);
-        var (logVar, fc22In) = Forward(fc22, h1, wide: false);
+        var (mu, fc21In) = Forward(fc21, h1, wide: false, arrival);
+        var (logVar, fc22In) = Forward(fc22, h1, wide: false, arrival);
         var std = (0.5 * logVar).exp_();
         var z = mu + eps * std;
-        var (a3, fc3In) = Forward(fc3, z, wide: false);
+        var (a3, fc3In) = Forward(fc3, z, wide: false, arrival);
         var h3 = nn.functional.relu(a3);
-        var (logits, fc4In) = Forward(fc4, h3, wide: true);
+        var (logits, fc4In) = Forward(fc4, h3, wide: true, arrival);
         var r = nn.functional.sigmoid(logits);
         var loss = VaeLoss.Value(r, x, mu, logVar);
 
@@ -66,6 +68,8 @@ public sealed partial class Vae
         return dOut.mul_(mask);
     }
 
+    private TorchSharp.Modules.Linear[] LayersInOrder => [fc1, fc21, fc22, fc3, fc4];
+
     /// <summary>What a layer's forward keeps for its backward: its input, and in bf16 the bf16 copies it multiplied.</summary>
     private sealed record LayerInput(TorchSharp.Modules.Linear Layer, Tensor Input, Tensor? Input16 = null, Tensor? Weight16 = null);
 
@@ -73,8 +77,10 @@ public sealed partial class Vae
     /// input @ weight^T + bias. The wide layers multiply in bf16 when the shape asks for it (as <see cref="Bf16Linear"/>),
     /// and their bf16 copies are kept for the backward, as autograd keeps them.
     /// </summary>
-    private (Tensor Output, LayerInput Saved) Forward(TorchSharp.Modules.Linear layer, Tensor input, bool wide)
+    private (Tensor Output, LayerInput Saved) Forward(TorchSharp.Modules.Linear layer, Tensor input, bool wide, ParameterArrival? arrival)
     {
+        // Parameters are in state_dict order, two tensors a layer (weight, bias), and the layers in the forward's order.
+        arrival?.WaitFor(2 * (Array.IndexOf(LayersInOrder, layer) + 1));
         if (!(wide && Shape.Precision == Precision.Bf16))
             return (addmm(layer.bias!, input, layer.weight!.t(), 1, 1), new LayerInput(layer, input));
         var input16 = input.to_type(ScalarType.BFloat16);

@@ -34,7 +34,10 @@ public sealed record SharedParameters(IReadOnlyList<(string Name, Tensor Tensor)
 /// A node cuts a shard further across its actors and answers one summed gradient, unless <paramref name="Whole"/>
 /// (deterministic runs): then one actor computes it, so that its gradient is bit-for-bit the same on any node.
 /// </summary>
-public sealed record ComputeShard(long Step, int ShardIndex, int[] SampleIndices, float[] Noise, bool Whole = false) : IStepMessage;
+/// <paramref name="Arrival"/>: how the step's parameters are arriving, where they stream in over TCP (a worker
+/// starts each layer once its tensors are in); null where they are all in place. It never leaves the process.
+public sealed record ComputeShard(long Step, int ShardIndex, int[] SampleIndices, float[] Noise, bool Whole = false,
+    DataPlane.ParameterArrival? Arrival = null) : IStepMessage;
 
 /// <summary>
 /// A shard's result: gradients of the summed loss (one tensor per parameter, state_dict order), and the loss sum.

@@ -279,17 +279,21 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
         {
             while (true)
             {
-                switch (open.Receive())
+                // A shard goes to the WorkerPool as soon as its header is read, while its step's parameters still
+                // stream in: the workers start each layer once its tensors have arrived (ParameterArrival).
+                switch (open.Receive(onShard: (shard, arrival) =>
                 {
-                    case ShardFrame shard:
-                        if (shard.Latent != latent) throw new WireError($"shard noise has latent size {shard.Latent}, the model {latent}");
-                        if (shard.SampleIndices.Any(i => i < 0 || i >= trainSamples))
-                            throw new WireError($"shard names a sample outside this worker's {trainSamples} training images");
-                        // Straight to the WorkerPool, answering to this link: one thread hand-off fewer per shard,
-                        // which counts on a machine whose cores are all computing.
-                        computeStarted[(shard.Step, shard.ShardIndex)] = Stopwatch.GetTimestamp();
-                        computer.Tell(new ComputeShard(shard.Step, shard.ShardIndex, shard.SampleIndices, shard.Noise, shard.Whole), self);
-                        break;
+                    if (shard.Latent != latent) throw new WireError($"shard noise has latent size {shard.Latent}, the model {latent}");
+                    if (shard.SampleIndices.Any(i => i < 0 || i >= trainSamples))
+                        throw new WireError($"shard names a sample outside this worker's {trainSamples} training images");
+                    // Straight to the WorkerPool, answering to this link: one thread hand-off fewer per shard,
+                    // which counts on a machine whose cores are all computing.
+                    computeStarted[(shard.Step, shard.ShardIndex)] = Stopwatch.GetTimestamp();
+                    computer.Tell(new ComputeShard(shard.Step, shard.ShardIndex, shard.SampleIndices, shard.Noise, shard.Whole, arrival), self);
+                }))
+                {
+                    case ShardFrame:
+                        break; // handed on above
                     case ArrivedRound { Header: var round } arrived:
                         if (roundRunner is null)
                         {

@@ -63,6 +63,19 @@ public abstract class TransportContract : IDisposable
     }
 
     [Fact]
+    public void Should_hand_a_shard_on_when_its_header_is_read_and_have_its_parameters_in_place_when_receive_returns()
+    {
+        Open();
+        node.SendShard(Shard(step: 3, index: 1), master);
+        ShardFrame? early = null;
+        ParameterArrival? arrival = null;
+        var shard = coordinator.Receive(onShard: (s, a) => (early, arrival) = (s, a));
+        Assert.Same(shard, early);
+        arrival!.WaitForAll(); // at once: Receive returned
+        Assert.Equal(Travelled(master), Digest(coordinator.Parameters.Select(p => p.Tensor)));
+    }
+
+    [Fact]
     public void Should_move_the_parameters_once_per_step_however_many_shards_of_it_a_node_holds()
     {
         Open(slots: 2);
@@ -205,6 +218,35 @@ public class TcpTransportContract : TransportContract
 {
     protected override (ITransportToNode, ITransportToCoordinator) Connect(FrameChannel coordinatorEnd, FrameChannel nodeEnd, int slots) =>
         (new TcpTransportToNode(coordinatorEnd, Layout, Codec, new SendTurns()), new TcpTransportToCoordinator(nodeEnd, Layout.Select(t => (t.Name, zeros(t.Shape))).ToList(), Codec));
+
+    [Fact]
+    public async Task Should_let_workers_start_on_the_first_tensors_while_the_rest_are_still_on_the_wire()
+    {
+        using var pair = new LoopbackPair();
+        using var nodeEnd = new FrameChannel(pair.Right);
+        using var worker = new TcpTransportToCoordinator(nodeEnd, Layout.Select(t => (t.Name, zeros(t.Shape))).ToList(), PayloadCodec.Fp32);
+        var weight = MemoryMarshalBytes(full(Layout[0].Shape, 2f));
+        var bias = MemoryMarshalBytes(full(Layout[1].Shape, 3f));
+        // The coordinator's frame, written by hand: header and the first tensor now, the second later.
+        pair.Left.Send(RawPeer.Frame(new ShardFrame(0, 0, 1, [0], [0f]), payloadBytes: weight.Length + bias.Length).Concat(weight).ToArray());
+
+        using var handedOn = new SemaphoreSlim(0);
+        ParameterArrival? arrival = null;
+        var receiving = Task.Run(() => worker.Receive(onShard: (_, a) => { arrival = a; handedOn.Release(); }));
+        Assert.True(await handedOn.WaitAsync(TimeSpan.FromSeconds(10)), "the shard was not handed on before its parameters were in");
+        await Task.Run(() => arrival!.WaitFor(1)).WaitAsync(TimeSpan.FromSeconds(10)); // the weight is in
+        var second = Task.Run(() => arrival!.WaitFor(2));
+        await Task.Delay(200);
+        Assert.False(second.IsCompleted); // the bias is not
+        Assert.False(receiving.IsCompleted);
+
+        pair.Left.Send(bias);
+        await second.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.IsType<ShardFrame>(await receiving.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(3f, worker.Parameters[1].Tensor[0].item<float>());
+    }
+
+    private static byte[] MemoryMarshalBytes(Tensor t) => t.bytes.ToArray();
 }
 
 /// <summary>--wire bf16: the same promises over TCP, each value rounded to bfloat16 on the way, in half the bytes.</summary>

@@ -23,7 +23,7 @@ public sealed class SharedMemoryTransportToCoordinator(FrameChannel channel, Wor
 
     public IReadOnlyList<(string Name, Tensor Tensor)> Parameters => memory.Parameters;
 
-    public IWireMessage Receive()
+    public IWireMessage Receive(Action<ShardFrame, ParameterArrival>? onShard = null)
     {
         var frame = channel.Receive();
         if (frame.Message is RoundFrame round)
@@ -44,6 +44,7 @@ public sealed class SharedMemoryTransportToCoordinator(FrameChannel channel, Wor
             parametersOf = shard.Step;
             Interlocked.Add(ref regionIn, memory.PayloadBytes);
         }
+        if (frame.Message is ShardFrame arrived) onShard?.Invoke(arrived, ParameterArrival.Complete); // in the region already
         return frame.Message;
     }
 

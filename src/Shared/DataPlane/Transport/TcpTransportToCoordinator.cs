@@ -22,18 +22,28 @@ public sealed class TcpTransportToCoordinator(FrameChannel channel, IReadOnlyLis
 
     public IReadOnlyList<(string Name, Tensor Tensor)> Parameters => parameterBuffer;
 
-    public IWireMessage Receive()
+    public IWireMessage Receive(Action<ShardFrame, ParameterArrival>? onShard = null)
     {
         var frame = channel.Receive();
         if (frame.Message is ShardFrame shard)
         {
             if (frame.PayloadBytes != 0)
             {
-                channel.ReceivePayload(frame, parameters, codec);
+                parametersOf = -1; // the buffer is being overwritten
+                var arrival = new ParameterArrival(parameters.Count);
+                onShard?.Invoke(shard, arrival);
+                try { channel.ReceivePayload(frame, parameters, codec, arrival.Have); }
+                catch (Exception error)
+                {
+                    arrival.Fail(error.Message);
+                    throw;
+                }
                 parametersOf = shard.Step;
             }
             else if (parametersOf != shard.Step)
                 throw new WireError($"a shard of step {shard.Step} came without parameters, and none of that step came before");
+            else
+                onShard?.Invoke(shard, ParameterArrival.Complete);
             return shard;
         }
         if (frame.Message is RoundFrame round)

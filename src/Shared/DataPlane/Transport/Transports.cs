@@ -56,9 +56,11 @@ public interface ITransportToCoordinator : IDisposable
 
     /// <summary>
     /// Blocks for the coordinator's next frame (one reader thread): a <see cref="ShardFrame"/>, an
-    /// <see cref="ArrivedRound"/> (its parameters in <see cref="Parameters"/>) or a <see cref="ByeFrame"/>.
+    /// <see cref="ArrivedRound"/> (its parameters in <see cref="Parameters"/>) or a <see cref="ByeFrame"/>. A shard
+    /// is handed to <paramref name="onShard"/>, when given, as soon as its header is read, with how its step's
+    /// parameters are arriving (over TCP they follow tensor by tensor, and Receive returns once all are in place).
     /// </summary>
-    IWireMessage Receive();
+    IWireMessage Receive(Action<ShardFrame, ParameterArrival>? onShard = null);
 
     /// <summary>Sends a round's parameter change, and the inner optimizer state when asked for (from one thread at a time).</summary>
     void SendRoundResult(RoundResultFrame header, IReadOnlyList<Tensor> change, InnerOptimizerState? inner);
