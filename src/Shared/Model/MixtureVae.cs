@@ -22,7 +22,7 @@ public sealed class MixtureVae : IVae
     public const double ClassWeight = 10;
 
     private readonly Vae network;
-    private readonly MixturePrior prior;
+    private MixturePrior prior;
 
     public MixtureVae(ModelShape shape)
     {
@@ -44,17 +44,48 @@ public sealed class MixtureVae : IVae
         prior.ShareParametersOf(master.ToDictionary(p => p.Name, p => p.Tensor));
     }
 
+    /// <summary>
+    /// Loads the network and the prior. A checkpoint holds training's <see cref="PerDigit"/> components per digit, an
+    /// export the refitted prior's (<see cref="MixturePriorFit"/>): the prior takes the size it finds, any [10 j, latent].
+    /// </summary>
     public void LoadParameters(IReadOnlyDictionary<string, Tensor> saved)
     {
         network.LoadParameters(saved);
-        foreach (var (name, tensor) in prior.NamedParameters())
-        {
-            if (!saved.TryGetValue(name, out var value))
+        foreach (var (name, _) in prior.NamedParameters())
+            if (!saved.ContainsKey(name))
                 throw new InvalidDataException($"parameter {name} is missing (a mixture model from before the prior was learned? train it again)");
-            if (!value.shape.SequenceEqual(tensor.shape))
-                throw new InvalidDataException($"parameter {name} has shape [{string.Join(",", value.shape)}], expected [{string.Join(",", tensor.shape)}]");
+        var means = saved[MixturePrior.Prefix + "means"];
+        var logvars = saved[MixturePrior.Prefix + "logvars"];
+        long rows = means.shape[0];
+        if (means.dim() != 2 || rows == 0 || rows % Components != 0 || means.shape[1] != Shape.Latent)
+            throw new InvalidDataException($"parameter {MixturePrior.Prefix}means has shape [{string.Join(",", means.shape)}], expected [10 j, {Shape.Latent}] (j components per digit)");
+        if (!logvars.shape.SequenceEqual(means.shape))
+            throw new InvalidDataException($"parameter {MixturePrior.Prefix}logvars has shape [{string.Join(",", logvars.shape)}], expected [{string.Join(",", means.shape)}] like prior.means");
+        if (rows != Components * prior.PerDigit)
+        {
+            prior.Dispose();
+            prior = new MixturePrior(Shape.Latent, InitialSpacing, (int)(rows / Components));
         }
-        prior.LoadValues(saved[MixturePrior.Prefix + "means"], saved[MixturePrior.Prefix + "logvars"]);
+        prior.LoadValues(means, logvars);
+    }
+
+    /// <summary>
+    /// What the run exports: the network as trained and the prior refitted to the codes of the training images
+    /// (<see cref="MixturePriorFit"/>). This model itself is left as it is (its checkpoints keep training's prior).
+    /// </summary>
+    public IReadOnlyList<(string Name, Tensor Tensor)> ExportWithFittedPrior(Tensor trainImages, Tensor trainLabels, long seed)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var encoded = trainImages.split(4096).Select(batch => network.Encode(batch)).ToList();
+        var mu = cat(encoded.Select(e => e.Mu).ToList());
+        var logVar = cat(encoded.Select(e => e.LogVar).ToList());
+        var ownDigit = prior.DigitLogDensities(mu).softmax(1).gather(1, trainLabels.unsqueeze(1)).squeeze(1);
+        if (MixturePriorFit.Fit(mu, logVar, trainLabels, ownDigit, prior.Means, prior.LogVars, seed) is not { } fitted)
+            return ExportTensors();
+        fitted.Means.MoveToOuterDisposeScope();
+        fitted.LogVars.MoveToOuterDisposeScope();
+        return [.. network.NamedParameters(), (MixturePrior.Prefix + "means", fitted.Means), (MixturePrior.Prefix + "logvars", fitted.LogVars)];
     }
 
     /// <summary>The training objective (<see cref="MixtureLoss.Compute"/>): the labels pick each code's component.</summary>
