@@ -13,13 +13,10 @@ namespace VaeCluster.Model;
 public static class MixturePriorFit
 {
     /// <summary>Gaussians per digit in the exported prior; measured 6, 12, 24, 48 and 96.</summary>
-    public const int PerDigit = 48;
+    public const int PerDigit = 96;
 
     /// <summary>Only codes that the trained prior itself reads as their own digit this surely (p(y | mu)) are fitted; measured 0, 0.9 and 0.99.</summary>
-    public const double MinOwnDigit = 0.99;
-
-    /// <summary>The fitted variances are multiplied by this: the tails of a Gaussian cover the gaps between digits' codes; measured 1, 0.8, 0.6.</summary>
-    public const double VarianceScale = 0.8;
+    public const double MinOwnDigit = 0.9999;
 
     public const int Iterations = 50;
 
@@ -45,6 +42,7 @@ public static class MixturePriorFit
         using var generator = new Generator((ulong)seed);
         for (int y = 0; y < digits; y++)
         {
+            using var digit = NewDisposeScope();
             var rows = ((labels == y) & (ownDigitProbability >= MinOwnDigit)).nonzero().squeeze(1);
             if (rows.shape[0] < PerDigit) return null;
             var codes = mu.index_select(0, rows).to(ScalarType.Float64);
@@ -68,7 +66,7 @@ public static class MixturePriorFit
             var (m, v) = Em(codes, variances, startMeans, startLogVars, Iterations);
             var slots = arange(y, digits * PerDigit, digits);
             means.index_copy_(0, slots, m);
-            logVars.index_copy_(0, slots, v + Math.Log(VarianceScale));
+            logVars.index_copy_(0, slots, v);
         }
         return (means.to(ScalarType.Float32).MoveToOuterDisposeScope(), logVars.to(ScalarType.Float32).MoveToOuterDisposeScope());
     }
@@ -86,6 +84,8 @@ public static class MixturePriorFit
         var secondMoment = codes.pow(2) + variances;
         for (int i = 0; i < iterations; i++)
         {
+            // Each iteration's [n, K, latent] temporaries go at its end, not at the fit's.
+            using var step = NewDisposeScope();
             var inverse = (-v).exp();
             // E_q log N(z; m_k, v_k) without constants: -0.5 sum_d [v_kd + ((mu_id - m_kd)^2 + s_id^2) / exp(v_kd)]
             var spread = (codes.unsqueeze(1) - m.unsqueeze(0)).pow(2) + variances.unsqueeze(1);
@@ -95,8 +95,8 @@ public static class MixturePriorFit
             var alive = claimed > 1e-8;
             var newMeans = responsibilities.t().mm(codes) / claimed.clamp_min(1e-8);
             var newVariances = responsibilities.t().mm(secondMoment) / claimed.clamp_min(1e-8) - newMeans.pow(2);
-            m = where(alive, newMeans, m);
-            v = where(alive, newVariances.clamp_min(VarianceFloor).log(), v);
+            m = where(alive, newMeans, m).MoveToOuterDisposeScope();
+            v = where(alive, newVariances.clamp_min(VarianceFloor).log(), v).MoveToOuterDisposeScope();
         }
         return (m.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope());
     }

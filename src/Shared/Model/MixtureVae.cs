@@ -19,7 +19,7 @@ public sealed class MixtureVae : IVae
     public const int PerDigit = 6;
 
     /// <summary>w, the weight of the latent classification term -log p(y|z) (1 = the plain label bound); measured 1 to 30.</summary>
-    public const double ClassWeight = 10;
+    public const double ClassWeight = 20;
 
     private readonly Vae network;
     private MixturePrior prior;
