@@ -84,12 +84,13 @@ public static class MixturePriorFit
         var secondMoment = codes.pow(2) + variances;
         for (int i = 0; i < iterations; i++)
         {
-            // Each iteration's [n, K, latent] temporaries go at its end, not at the fit's.
+            // Each iteration's [n, K] temporaries go at its end, not at the fit's.
             using var step = NewDisposeScope();
             var inverse = (-v).exp();
-            // E_q log N(z; m_k, v_k) without constants: -0.5 sum_d [v_kd + ((mu_id - m_kd)^2 + s_id^2) / exp(v_kd)]
-            var spread = (codes.unsqueeze(1) - m.unsqueeze(0)).pow(2) + variances.unsqueeze(1);
-            var logLikelihood = -0.5 * (v.unsqueeze(0) + spread * inverse.unsqueeze(0)).sum(2);
+            // E_q log N(z; m_k, v_k) without constants: -0.5 sum_d [v_kd + ((mu_id - m_kd)^2 + s_id^2) / exp(v_kd)],
+            // the square expanded into products, so that no [n, K, latent] tensor is made.
+            var quadratic = secondMoment.mm(inverse.t()) - 2 * codes.mm((m * inverse).t()) + (m.pow(2) * inverse).sum(1).unsqueeze(0);
+            var logLikelihood = -0.5 * (v.sum(1).unsqueeze(0) + quadratic);
             var responsibilities = logLikelihood.softmax(1);
             var claimed = responsibilities.sum(dim: 0).unsqueeze(1); // (a bare 0 would bind to sum's ScalarType overload)
             var alive = claimed > 1e-8;
