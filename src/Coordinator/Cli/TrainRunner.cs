@@ -131,7 +131,7 @@ public static class TrainRunner
             log.Information("This run already finished its {Epochs} epochs; pass a larger --epochs to continue it", state.Options.Epochs);
             return 0;
         }
-        ModelExport.Write(run.Model, state.Model, state.Options, state.Cursor);
+        ModelExport.WriteTrained(run.Model, state.Model, state.Options, state.Cursor);
         log.Information("Training complete after {Epochs} epochs ({Step} steps); model written to {Model}; parameters sha256 {ParametersSha256}",
             state.Options.Epochs, state.Cursor.GlobalStep, run.Model, ParameterDigest.Sha256(state.Parameters.Select(p => p.Tensor)));
         return 0;

@@ -1,4 +1,5 @@
 using VaeCluster.Checkpoints;
+using VaeCluster.Data;
 using VaeCluster.Model;
 using VaeCluster.Training;
 
@@ -11,8 +12,29 @@ namespace VaeCluster.Coordinator.Run;
 /// </summary>
 public static class ModelExport
 {
+    /// <summary>
+    /// A finished run's export, the one place its prior is fitted: a mixture model's prior is refitted to the codes of
+    /// the run's training images (<see cref="MixtureVae.ExportWithFittedPrior"/>, deterministic for the run's seed).
+    /// </summary>
+    public static void WriteTrained(string path, IVae model, TrainingOptions options, TrainingCursor cursor)
+    {
+        if (model is not MixtureVae mixture)
+        {
+            Write(path, model, options, cursor);
+            return;
+        }
+        using var data = MnistDataset.Load(options.DataDir, options.TrainLimit);
+        using var labels = LabelTensor.Of(data.Train.Labels, 0, data.Train.Count);
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        Write(path, mixture.ExportWithFittedPrior(data.Train.Images, labels, options.Seed), model, options, cursor);
+    }
+
+    /// <summary>The model as it is (the round trip of tests; a mixture model's prior as trained).</summary>
     public static void Write(string path, IVae model, TrainingOptions options, TrainingCursor cursor) =>
-        SafeTensorsFile.Write(path, model.ExportTensors(), new Dictionary<string, string>
+        Write(path, model.ExportTensors(), model, options, cursor);
+
+    private static void Write(string path, IReadOnlyList<(string Name, TorchSharp.torch.Tensor Tensor)> tensors, IVae model, TrainingOptions options, TrainingCursor cursor) =>
+        SafeTensorsFile.Write(path, tensors, new Dictionary<string, string>
         {
             ["format"] = "vaecluster-model/1",
             ["model"] = ModelKindName.Of(model.Shape.Kind),

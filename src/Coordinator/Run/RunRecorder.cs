@@ -57,7 +57,7 @@ public sealed class RunRecorder(RunDirectory run, MnistSplit test, int keepCheck
 
     /// <summary>The trained weights under PyTorch's state_dict names, loadable with load_state_dict.</summary>
     public void ExportModel(TrainingState state) =>
-        ModelExport.Write(run.Model, state.Model, state.Options, state.Cursor);
+        ModelExport.WriteTrained(run.Model, state.Model, state.Options, state.Cursor);
 
     public void Dispose() => ledger.Dispose();
 }

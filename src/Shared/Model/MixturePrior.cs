@@ -21,6 +21,10 @@ public sealed class MixturePrior : nn.Module
 
     public int PerDigit { get; }
 
+    public Tensor Means => means;
+
+    public Tensor LogVars => logvars;
+
     /// <param name="spacing">digit y's components start at spacing * e_y (Adam at 1e-3 moves a mean by at most ~5 in 10 epochs, so the start matters)</param>
     /// <param name="perDigit">components per digit; all but the first of a digit start off its axis by a fixed draw, so they can part</param>
     public MixturePrior(int latent, float spacing, int perDigit) : base(nameof(MixturePrior))

@@ -62,6 +62,48 @@ public sealed class MixtureExportTests : IDisposable
     }
 
     [Fact]
+    public void Should_read_back_a_fitted_prior_of_another_size_and_write_it_again_unchanged()
+    {
+        var shape = ModelShape.Reference with { Kind = ModelKind.Mixture };
+        using var trained = ModelFactory.Create(shape);
+        // What ModelExport.WriteTrained writes: the network, then a prior of 96 Gaussians per digit.
+        long k = 10 * MixturePriorFit.PerDigit;
+        using var means = randn(k, 20) * 3;
+        using var logvars = randn(k, 20) * 0.2 - 1;
+        var tensors = trained.NamedParameters().Where(p => !p.Name.StartsWith("prior.")).Append(("prior.means", means)).Append(("prior.logvars", logvars)).ToList();
+        var first = dir.File("fitted.safetensors");
+        SafeTensorsFile.Write(first, tensors, new Dictionary<string, string>
+        {
+            ["format"] = "vaecluster-model/1", ["model"] = "mixture", ["hidden"] = "400", ["latent"] = "20",
+        });
+
+        using var read = ModelExport.Read(first);
+        var prior = read.NamedParameters().Where(p => p.Name.StartsWith("prior.")).ToList();
+        Assert.Equal(means.data<float>().ToArray(), prior[0].Tensor.data<float>().ToArray());
+        Assert.Equal(logvars.data<float>().ToArray(), prior[1].Tensor.data<float>().ToArray());
+
+        // Digit 7 is drawn from its own Gaussians, rows 7, 17, ..., 957: with eps = 0 each image decodes one of their means.
+        using (no_grad())
+        {
+            using var eps = zeros(50, 20);
+            using var sevens = full(50, 7L);
+            using var generator = new Generator(4);
+            using var images = read.Generate(eps, sevens, generator);
+            using var candidates = read.Decode(means.index_select(0, arange(7, k, 10)));
+            using var nearest = (images.unsqueeze(1) - candidates.unsqueeze(0)).abs().amax([2]).min(1).values;
+            Assert.True(nearest.max().item<float>() < 1e-5f);
+        }
+
+        var second = dir.File("again.safetensors");
+        ModelExport.Write(second, read, new TrainingOptions { Model = ModelKind.Mixture }, new TrainingCursor(2, 0, 10));
+        Assert.Equal(
+            SafeTensorsFile.Read(first).Tensors.Select(t => (t.Name, string.Join(",", t.Shape))),
+            SafeTensorsFile.Read(second).Tensors.Select(t => (t.Name, string.Join(",", t.Shape))));
+        using var again = ModelExport.Read(second);
+        Assert.Equal(prior[0].Tensor.data<float>().ToArray(), again.NamedParameters()[^2].Tensor.data<float>().ToArray());
+    }
+
+    [Fact]
     public void Should_refuse_an_export_without_the_learned_variances_naming_the_missing_tensor()
     {
         var shape = ModelShape.Reference with { Kind = ModelKind.Mixture };

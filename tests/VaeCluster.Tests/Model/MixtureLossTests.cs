@@ -58,9 +58,10 @@ public sealed class MixtureLossTests
     }
 
     [Theory]
-    [InlineData(1.0)]
-    [InlineData(3.0)]
-    public void Should_equal_bce_plus_kl_estimate_to_the_digits_components_plus_ln10_plus_weighted_classification(double classWeight)
+    [InlineData(1.0, 1.0)]
+    [InlineData(3.0, 1.0)]
+    [InlineData(20.0, 0.5)]
+    public void Should_equal_bce_plus_weighted_kl_estimate_to_the_digits_components_plus_ln10_plus_weighted_classification(double classWeight, double klWeight)
     {
         double bce = 0;
         for (int i = 0; i < X.Length; i++) bce -= X[i] * Math.Log(Recon[i]) + (1 - X[i]) * Math.Log(1 - Recon[i]);
@@ -77,11 +78,11 @@ public sealed class MixtureLossTests
         using var logVar = tensor(LogVar, [2, 2]);
         using var z = tensor(Mu, [2, 2]) + (0.5 * logVar).exp() * tensor(Eps, [2, 2]);
         using var densities = prior.DigitLogDensities(z);
-        var (total, reconstruction, klTensor) = MixtureLoss.Compute(tensor(Recon, [2, 3]), tensor(X, [2, 3]), logVar, tensor(Labels), densities, classWeight);
+        var (total, reconstruction, klTensor) = MixtureLoss.Compute(tensor(Recon, [2, 3]), tensor(X, [2, 3]), logVar, tensor(Labels), densities, classWeight, klWeight);
 
         Assert.Equal(bce, reconstruction.item<float>(), 4);
         Assert.Equal(kl, klTensor.item<float>(), 3);
-        Assert.Equal(bce + kl + 2 * Math.Log(10) + (classWeight - 1) * classification, total.item<float>(), 3);
+        Assert.Equal(bce + klWeight * kl + 2 * Math.Log(10) + (classWeight - 1) * classification, total.item<float>(), 3);
     }
 
     [Fact]
