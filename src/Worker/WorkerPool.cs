@@ -132,10 +132,10 @@ public sealed class WorkerPool : ReceiveActor
             return;
         }
         var results = job.Results.Select(r => r!).ToList();
-        var (sum, _) = GradientCombiner.SumInShardOrder(results); // into the first piece's tensors
+        var (sum, finite) = GradientCombiner.SumInShardOrder(results); // into the first piece's tensors
         foreach (var r in results.Skip(1)) r.Gradient.Dispose();
         long computeMicros = (long)System.Diagnostics.Stopwatch.GetElapsedTime(job.Started).TotalMicroseconds;
-        job.ReplyTo.Tell(new ShardGradient(shard.Step, shard.ShardIndex, nodeId, new GradientSum(sum),
+        job.ReplyTo.Tell(new ShardGradient(shard.Step, shard.ShardIndex, nodeId, new GradientSum(sum, knownFinite: finite),
             results.Sum(r => r.LossSum), results.Sum(r => r.SampleCount), new ShardCost(computeMicros, 0, 0)));
     }
 }

@@ -60,6 +60,9 @@ public sealed class TrainingState : IDisposable
     public bool EpochComplete => Cursor.StepInEpoch >= StepsPerEpoch;
     public bool Finished => Cursor.Epoch > Options.Epochs;
 
+    /// <summary>The noise's values straight from its memory (data&lt;float&gt;() walks them one index at a time).</summary>
+    private static float[] NoiseValues(Tensor noise) => TensorChunks.Floats(noise, 0, checked((int)noise.numel())).ToArray();
+
     /// <summary>
     /// The global batch at the cursor: its samples in this epoch's order and its noise, drawn for the whole batch
     /// so that the update does not depend on how it is sharded. Called once per step.
@@ -68,7 +71,7 @@ public sealed class TrainingState : IDisposable
     {
         var samples = EpochOrder.GlobalBatch(permutation, Cursor.StepInEpoch, Options.BatchSize).ToArray();
         using var noise = Randomness.DrawNoise(samples.Length, Options.Latent);
-        return new GlobalBatch(Cursor.GlobalStep, samples, noise.data<float>().ToArray(), Options.Latent);
+        return new GlobalBatch(Cursor.GlobalStep, samples, NoiseValues(noise), Options.Latent);
     }
 
     /// <summary>
@@ -82,7 +85,7 @@ public sealed class TrainingState : IDisposable
         {
             var samples = EpochOrder.GlobalBatch(permutation, Cursor.StepInEpoch + k, Options.BatchSize).ToArray();
             using var noise = Randomness.DrawNoise(samples.Length, Options.Latent);
-            batches.Add(new GlobalBatch(Cursor.GlobalStep + k, samples, noise.data<float>().ToArray(), Options.Latent));
+            batches.Add(new GlobalBatch(Cursor.GlobalStep + k, samples, NoiseValues(noise), Options.Latent));
         }
         return batches;
     }

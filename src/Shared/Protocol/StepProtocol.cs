@@ -63,10 +63,15 @@ public sealed record ShardFailed(long Step, int ShardIndex, string WorkerId, str
         error.Message.Split('\n', 2)[0].Trim() is { Length: > 0 } line ? line : error.GetType().Name;
 }
 
-/// <summary>Gradient tensors owned by whoever holds this; disposing releases them.</summary>
-public sealed class GradientSum(IReadOnlyList<Tensor> tensors) : IDisposable
+/// <summary>
+/// Gradient tensors owned by whoever holds this; disposing releases them. <paramref name="knownFinite"/>: whoever
+/// summed them checked, in the same pass, that every value is finite, so the coordinator need not read them again.
+/// </summary>
+public sealed class GradientSum(IReadOnlyList<Tensor> tensors, bool knownFinite = false) : IDisposable
 {
     public IReadOnlyList<Tensor> Tensors { get; } = tensors;
+
+    public bool KnownFinite { get; } = knownFinite;
 
     public void Dispose()
     {

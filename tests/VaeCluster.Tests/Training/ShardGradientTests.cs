@@ -49,6 +49,24 @@ public sealed class ShardGradientTests
     }
 
     [Fact]
+    public void Should_check_a_lone_shard_for_non_finite_values_unless_its_summer_already_did()
+    {
+        ShardGradient Lone(float value, bool knownFinite) =>
+            new(0, 0, "w", new GradientSum([full(new long[] { 3, 4 }, value)], knownFinite), 1.0, 1);
+        var nan = Lone(float.NaN, knownFinite: false);
+        Assert.False(GradientCombiner.SumInShardOrder([nan]).Finite); // read and found out
+        var finite = Lone(1f, knownFinite: false);
+        Assert.True(GradientCombiner.SumInShardOrder([finite]).Finite);
+        // A pool's sum says it checked its values in the summing pass; they are not read a second time.
+        var vouched = Lone(float.NaN, knownFinite: true);
+        Assert.True(GradientCombiner.SumInShardOrder([vouched]).Finite);
+        // Several shards are always summed, and checked in that pass.
+        var two = GradientCombiner.SumInShardOrder([Lone(1f, knownFinite: true), Lone(float.PositiveInfinity, knownFinite: true)]);
+        Assert.False(two.Finite);
+        foreach (var g in new[] { nan, finite, vouched }) g.Gradient.Dispose();
+    }
+
+    [Fact]
     public void Should_cut_a_batch_into_contiguous_shards_differing_by_at_most_one()
     {
         var shards = ShardPlanner.Cut(BatchOf(step: 0), 3);
