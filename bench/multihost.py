@@ -23,6 +23,11 @@ Reports per run, and the median over rounds:
   compute plus both directions' bytes as if through one pipe (the issue's count, about 84 ms at 1 Gbit/s), which
   a step can beat by sending one node's gradient while another's parameters are still going out. Bytes are what
   the transport counts (no TCP/IP headers). Loopback has no link limit: its bound is the slowest node's compute.
+  Since parameters stream into the forward pass and go out one node at a time (docs/ARCHITECTURE.md), a node's
+  compute figure includes waiting for them, and synchronous steps can beat this "lower bound".
+- `overlap_bound_ms` / `step_vs_overlap_bound` (lab runs): the issue's bound with transfers overlapped with compute,
+  the larger of the compute (the same round's single-process step compute: the lab's nodes share these cores) and
+  the busier direction of the coordinator's link (every node's copy out, or every gradient in, at the link rate).
 
 --sync-every H1,H2,... adds, for each rate, one lab contender per H above 1 (`lab_<rate>_sync<H>`): the same
 coordinator with `--sync-every H` (rounds of H local steps per node, docs/ARCHITECTURE.md); its per-node bytes and
@@ -224,9 +229,25 @@ def bound(nodes, step_ms, link_bits):
     if link_bits:
         # The issue's count: the coordinator's link as one pipe for both directions (not a bound: steps beat it).
         one_pipe = max(compute) + sum(to) + sum(back)
-        figures.update({'link': 'coordinator', 'link_bytes_per_step': sum(n['bytes_to_node'] + n['bytes_from_node'] for n in nodes),
+        figures.update({'link': 'coordinator', 'link_bits': link_bits, 'link_bytes_per_step': sum(n['bytes_to_node'] + n['bytes_from_node'] for n in nodes),
                         'one_pipe_ms': round(one_pipe, 2), 'step_vs_one_pipe': round(step_ms / one_pipe, 3)})
     return figures
+
+def add_overlap_bounds(got):
+    """The issue's bound with overlap, per lab run of a round: the larger of the compute and the busier direction of
+    the coordinator's link (each node's copy out, or each gradient in, at the link rate), the compute being the same
+    round's single-process step compute (the lab's nodes share this machine's cores, so together they have the same
+    work to do on them; a node's own compute figure includes waiting for parameters that stream in)."""
+    compute = got['single']['bound']['compute_ms'] if got.get('single', {}).get('bound') else None
+    for name, r in got.items():
+        b = r.get('bound') if isinstance(r, dict) else None
+        if not name.startswith('lab_') or not b or 'link_bits' not in b or compute is None:
+            continue
+        per_byte = 1000 * 8 / b['link_bits']
+        out = sum(n['bytes_to_node'] for n in r['nodes']) * per_byte
+        back = sum(n['bytes_from_node'] for n in r['nodes']) * per_byte
+        overlap = max(compute, out, back)
+        b.update({'overlap_bound_ms': round(overlap, 2), 'step_vs_overlap_bound': round(b['step_ms'] / overlap, 3)})
 
 def median_of(runs):
     m = {'samples_per_s': round(statistics.median(r['steady_samples_per_s'] for r in runs), 1),
@@ -237,6 +258,9 @@ def median_of(runs):
         m['step_vs_bound'] = statistics.median(r['bound']['step_vs_bound'] for r in runs)
         if all('one_pipe_ms' in r['bound'] for r in runs):
             m['step_vs_one_pipe'] = statistics.median(r['bound']['step_vs_one_pipe'] for r in runs)
+        if all('overlap_bound_ms' in r['bound'] for r in runs):
+            m['overlap_bound_ms'] = statistics.median(r['bound']['overlap_bound_ms'] for r in runs)
+            m['step_vs_overlap_bound'] = statistics.median(r['bound']['step_vs_overlap_bound'] for r in runs)
     if all(r['nodes'] for r in runs):
         m['max_node_mb_per_step'] = statistics.median(max(n['mb_per_step'] for n in r['nodes']) for r in runs)
         m['node_bytes_per_step'] = round(statistics.median(statistics.mean(n['bytes_to_node'] + n['bytes_from_node'] for n in r['nodes']) for r in runs))
@@ -303,6 +327,7 @@ def main():
             k = i % len(contenders)
             order = contenders[k:] + contenders[:k]
             got = {name: run(work, f'{name}-{i}', labs) for name, run in order}
+            add_overlap_bounds(got)
             rounds.append(dict(got, order=[name for name, _ in order]))
             print(f'round {i + 1}/{args.rounds}: ' + ', '.join(f'{n} {g["steady_samples_per_s"]:.0f} samples/s' for n, g in got.items()), file=sys.stderr)
     finally:
