@@ -323,7 +323,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             contributors, done.ReassignedShards));
         if (skipReason is null) LogProgress(done.Epoch, done.StepInEpoch, lossSum, samples, workers.ActorsOf(contributors));
         if (state.Cursor.GlobalStep % state.Options.CheckpointEvery == 0 && !state.EpochComplete)
-            recorder.SaveCheckpoint(state);
+            recorder.SaveCheckpointInBackground(state);
         MoveOn(applied: skipReason is null, done.Step);
     }
 

@@ -34,6 +34,22 @@ public sealed record Checkpoint(
     EpochLoss? EpochLoss = null,
     RoundsState? Rounds = null)
 {
+    /// <summary>
+    /// The same checkpoint with tensors of its own (copies), to be written while training changes the originals;
+    /// whoever takes it disposes them (<see cref="DisposeTensors"/>).
+    /// </summary>
+    public Checkpoint WithOwnTensors() => this with
+    {
+        Parameters = Copies(Parameters),
+        Optimizer = Copy(Optimizer),
+        Rounds = Rounds is null ? null : new RoundsState(Copies(Rounds.OuterMomentum), Rounds.Inner.Select(s => (s.Slot, Copy(s.State))).ToList()),
+    };
+
+    private static AdamState Copy(AdamState state) => state with { ExpAvg = Copies(state.ExpAvg), ExpAvgSq = Copies(state.ExpAvgSq) };
+
+    private static IReadOnlyList<(string Name, Tensor Tensor)> Copies(IReadOnlyList<(string Name, Tensor Tensor)> tensors) =>
+        tensors.Select(p => (p.Name, p.Tensor.detach().clone().DetachFromDisposeScope())).ToList();
+
     /// <summary>Releases the tensors, for whoever loaded the checkpoint and has restored from it (or passed it by).</summary>
     public void DisposeTensors()
     {

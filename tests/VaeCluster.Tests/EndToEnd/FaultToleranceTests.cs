@@ -103,7 +103,9 @@ public sealed class FaultToleranceTests : IDisposable
         var resumedAt = System.Text.RegularExpressions.Regex.Match(output, @"Resuming \S+ at epoch \d+, step (\d+)");
         Assert.True(resumedAt.Success, output);
         int redone = appliedBeforeDeath - int.Parse(resumedAt.Groups[1].Value);
-        Assert.InRange(redone, 0, checkpointEvery);
+        // Mid-epoch checkpoints are written in the background: killed while the newest was on its way to disk, the
+        // run resumes from the one before, so at most two intervals are redone.
+        Assert.InRange(redone, 0, 2 * checkpointEvery);
 
         var ledger = StepLedger.Read(nodes.Ledger);
         AssertEveryStepOnce(ledger, steps: 40);
