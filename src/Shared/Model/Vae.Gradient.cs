@@ -68,8 +68,6 @@ public sealed partial class Vae
         return dOut.mul_(mask);
     }
 
-    private TorchSharp.Modules.Linear[] LayersInOrder => [fc1, fc21, fc22, fc3, fc4];
-
     /// <summary>What a layer's forward keeps for its backward: its input, and in bf16 the bf16 copies it multiplied.</summary>
     private sealed record LayerInput(TorchSharp.Modules.Linear Layer, Tensor Input, Tensor? Input16 = null, Tensor? Weight16 = null);
 
@@ -80,7 +78,7 @@ public sealed partial class Vae
     private (Tensor Output, LayerInput Saved) Forward(TorchSharp.Modules.Linear layer, Tensor input, bool wide, ParameterArrival? arrival)
     {
         // Parameters are in state_dict order, two tensors a layer (weight, bias), and the layers in the forward's order.
-        arrival?.WaitFor(2 * (Array.IndexOf(LayersInOrder, layer) + 1));
+        arrival?.WaitFor(2 * (Array.IndexOf(forwardOrder, layer) + 1));
         if (!(wide && Shape.Precision == Precision.Bf16))
             return (addmm(layer.bias!, input, layer.weight!.t(), 1, 1), new LayerInput(layer, input));
         var input16 = input.to_type(ScalarType.BFloat16);

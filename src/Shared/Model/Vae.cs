@@ -15,6 +15,8 @@ public sealed partial class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstructi
     public ModelShape Shape { get; }
 
     private readonly Linear fc1, fc21, fc22, fc3, fc4;
+    /// <summary>The layers in the order the forward pass uses them, which is also state_dict order.</summary>
+    private readonly Linear[] forwardOrder;
 
     public Vae(ModelShape shape) : base(nameof(Vae))
     {
@@ -24,6 +26,7 @@ public sealed partial class Vae : nn.Module<Tensor, Tensor, (Tensor Reconstructi
         fc22 = nn.Linear(shape.Hidden, shape.Latent);
         fc3 = nn.Linear(shape.Latent, shape.Hidden);
         fc4 = nn.Linear(shape.Hidden, ImagePixels);
+        forwardOrder = [fc1, fc21, fc22, fc3, fc4];
         RegisterComponents();
     }
 
