@@ -15,13 +15,19 @@ namespace VaeCluster.Worker;
 public sealed class WorkerActor : ReceiveActor
 {
     private readonly string workerId;
+    private readonly bool belowDataPlane;
     private readonly IActorRef coordinator;
     private readonly IVae replica;
     private readonly ShardGradientComputer computer;
     private readonly ILoggingAdapter log = Context.GetLogger();
 
-    public WorkerActor(string workerId, IActorRef coordinator, ModelShape shape, MnistSplit train)
+    /// <param name="belowDataPlane">
+    /// In a worker node, compute at a lower priority (<see cref="ComputePriority"/>): the node's data plane threads
+    /// then get a core the moment bytes arrive or can leave. Single-process mode has no data plane to make way for.
+    /// </param>
+    public WorkerActor(string workerId, IActorRef coordinator, ModelShape shape, MnistSplit train, bool belowDataPlane = false)
     {
+        this.belowDataPlane = belowDataPlane;
         this.workerId = workerId;
         this.coordinator = coordinator;
         replica = ModelFactory.Create(shape);
@@ -52,11 +58,16 @@ public sealed class WorkerActor : ReceiveActor
         });
     }
 
-    protected override void PreStart() => coordinator.Tell(new RegisterWorker(workerId));
+    protected override void PreStart()
+    {
+        // PreStart runs on this actor's own (pinned) thread, which does all of its compute.
+        if (belowDataPlane) ComputePriority.LowerForThisThread();
+        coordinator.Tell(new RegisterWorker(workerId));
+    }
 
     protected override void PostStop() => replica.Dispose();
 
-    public static Props Props(string workerId, IActorRef coordinator, ModelShape shape, MnistSplit train) =>
-        Akka.Actor.Props.Create(() => new WorkerActor(workerId, coordinator, shape, train))
+    public static Props Props(string workerId, IActorRef coordinator, ModelShape shape, MnistSplit train, bool belowDataPlane = false) =>
+        Akka.Actor.Props.Create(() => new WorkerActor(workerId, coordinator, shape, train, belowDataPlane))
             .WithDispatcher(AkkaHost.PinnedDispatcher);
 }

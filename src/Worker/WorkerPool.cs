@@ -39,14 +39,15 @@ public sealed class WorkerPool : ReceiveActor
     private readonly List<IActorRef> registered = new();
     private WorkerAccepted? accepted;
 
-    public WorkerPool(string nodeId, int actors, IActorRef upstream, ModelShape shape, MnistSplit train)
+    /// <param name="belowDataPlane">Compute at a lower priority than the node's data plane (a worker node: <see cref="WorkerActor"/>).</param>
+    public WorkerPool(string nodeId, int actors, IActorRef upstream, ModelShape shape, MnistSplit train, bool belowDataPlane = false)
     {
         if (actors < 1) throw new ArgumentOutOfRangeException(nameof(actors));
         this.nodeId = nodeId;
         actorCount = actors;
         this.upstream = upstream;
         for (int i = 1; i <= actors; i++)
-            Context.ActorOf(WorkerActor.Props($"{nodeId}.{i}", Self, shape, train), $"actor-{i}");
+            Context.ActorOf(WorkerActor.Props($"{nodeId}.{i}", Self, shape, train, belowDataPlane), $"actor-{i}");
 
         Receive<RegisterWorker>(_ => OnActorRegistered(Sender));
         Receive<WorkerAccepted>(OnAccepted);
@@ -55,8 +56,8 @@ public sealed class WorkerPool : ReceiveActor
         Receive<ShardFailed>(failed => OnPieceDone(Sender, null, failed.Reason));
     }
 
-    public static Props Props(string nodeId, int actors, IActorRef upstream, ModelShape shape, MnistSplit train) =>
-        Akka.Actor.Props.Create(() => new WorkerPool(nodeId, actors, upstream, shape, train));
+    public static Props Props(string nodeId, int actors, IActorRef upstream, ModelShape shape, MnistSplit train, bool belowDataPlane = false) =>
+        Akka.Actor.Props.Create(() => new WorkerPool(nodeId, actors, upstream, shape, train, belowDataPlane));
 
     protected override void PreStart() => upstream.Tell(new RegisterWorker(nodeId, actorCount, Environment.MachineName));
 

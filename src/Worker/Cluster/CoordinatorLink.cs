@@ -249,7 +249,7 @@ public sealed class CoordinatorLink : ReceiveActor, IWithTimers
             Become(Connected);
             latent = shape.Latent;
             rounds = offer.SyncEvery > 1 ? Context.ActorOf(RoundRunner.Props(workerId, Self, shape), "rounds") : null;
-            worker = Context.ActorOf(WorkerPool.Props(workerId, actors, rounds ?? Self, shape, train), "workers");
+            worker = Context.ActorOf(WorkerPool.Props(workerId, actors, rounds ?? Self, shape, train, belowDataPlane: true), "workers");
             log.Information("Worker node {Worker} with {Actors} workers joined: data plane connected to {Remote} ({Transport}); values as {Wire}",
                 workerId, actors, channel.Remote, transport.Description, WirePrecisionName.Of(transport.Precision));
         }

@@ -26,10 +26,10 @@ public sealed class WorkerPoolSpecs : TestKit, IDisposable
         train = new MnistSplit(images, Enumerable.Range(0, 256).Select(i => (byte)(i % 10)).ToArray());
     }
 
-    private (Akka.TestKit.TestProbe Upstream, Akka.Actor.IActorRef Pool) StartPool(int actors)
+    private (Akka.TestKit.TestProbe Upstream, Akka.Actor.IActorRef Pool) StartPool(int actors, bool belowDataPlane = false)
     {
         var upstream = CreateTestProbe();
-        var pool = Sys.ActorOf(WorkerPool.Props("node", actors, upstream.Ref, ModelShape.Reference, train));
+        var pool = Sys.ActorOf(WorkerPool.Props("node", actors, upstream.Ref, ModelShape.Reference, train, belowDataPlane));
         var register = upstream.ExpectMsg<RegisterWorker>();
         Assert.Equal(("node", actors), (register.WorkerId, register.Actors));
         upstream.Send(pool, new WorkerAccepted("node", new SharedParameters(master.NamedParameters())));
@@ -48,6 +48,20 @@ public sealed class WorkerPoolSpecs : TestKit, IDisposable
         using var replica = ModelFactory.Create(ModelShape.Reference);
         replica.ShareParametersOf(master.NamedParameters());
         return new ShardGradientComputer(replica, train).Compute(shard, "alone");
+    }
+
+    [Fact]
+    public void Should_compute_below_the_data_plane_in_a_worker_node()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        int lowBefore = ComputePriorityTests.NiceOfEveryThread().Count(n => n == ComputePriority.Nice);
+        var (upstream, pool) = StartPool(actors: 2, belowDataPlane: true);
+        upstream.Send(pool, Shard(index: 0, start: 0, count: 20));
+        upstream.ExpectMsg<ShardGradient>(TimeSpan.FromSeconds(30)).Gradient.Dispose();
+
+        // Both actors' own threads were lowered; the pool, Akka and the test thread were not.
+        Assert.True(ComputePriorityTests.NiceOfEveryThread().Count(n => n == ComputePriority.Nice) >= lowBefore + 2);
+        Assert.NotEqual(ComputePriority.Nice, ComputePriority.OfThisThread());
     }
 
     [Fact]
