@@ -46,6 +46,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly RoundLayout layout = new();
     /// <summary>A round whose every node was lost: its batches (noise drawn already) are trained again.</summary>
     private IReadOnlyList<GlobalBatch>? redoBatches;
+    /// <summary>A round boundary's checkpoint whose nodes' inner states are still arriving (rounds over TCP).</summary>
+    private PendingInnerCheckpoint? pendingCheckpoint;
     private bool paused;
     private EpochTally tally = new();
     private NodeTally epochNodes = new();
@@ -126,6 +128,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Receive<ShardFailed>(failed => Guard(() => OnShardFailed(failed)));
         Receive<ShardDeadline>(deadline => Guard(() => OnDeadline(deadline)));
         Receive<RoundResult>(result => Guard(() => OnRoundResult(result)));
+        Receive<RoundInnerArrived>(arrived => Guard(() => OnRoundInnerArrived(arrived)));
         Receive<RoundDeadline>(deadline => Guard(() => OnRoundDeadline(deadline)));
         Receive<Terminated>(gone => Guard(() => OnWorkerLost(gone.ActorRef)));
     }
@@ -166,6 +169,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Receive<ShardGradient>(stale => { workers.Answered(Sender); stale.Gradient.Dispose(); });
         Receive<ShardFailed>(_ => workers.Answered(Sender));
         Receive<RoundResult>(stale => { workers.Answered(Sender); Discard(stale); });
+        Receive<RoundInnerArrived>(stale => stale.Inner.Dispose());
         Receive<ShardDeadline>(_ => { });
         Receive<RoundDeadline>(_ => { });
         Receive<Terminated>(gone => Guard(() => OnWorkerLost(gone.ActorRef)));
@@ -342,7 +346,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         }
         if (stopRequester is not null && !state.EpochComplete)
         {
-            StopHere();
+            // A round just applied whose inner states still arrive is checkpointed first: the stop waits for them
+            // (they are right behind the changes), or for their node to be lost.
+            if (pendingCheckpoint is null) StopHere();
             return;
         }
         NextStep();
@@ -351,6 +357,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>Between two steps, on request: checkpoint where training stands and train no further.</summary>
     private void StopHere()
     {
+        GiveUpPendingCheckpoint("when the run stopped");
         if (state.CanCheckpoint)
         {
             recorder.SaveCheckpoint(state);
@@ -400,6 +407,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         if (!workers.Remove(worker, out var id)) return;
         log.Warning("Worker node {Worker} left ({Remaining} workers remain)", id, workers.Actors);
         DropRoundPart(worker, "left");
+        if (pendingCheckpoint is not null && StoppingBetweenRounds) StopHere(); // its inner state may have left with it
         if (step is null) return;
         foreach (int shard in step.PendingShardsOf(worker).ToList()) step.Orphan(shard);
         Distribute();
@@ -466,7 +474,53 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         double roundTripMs = (part.AnsweredAt - part.SentAt) * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
         foreach (var nodes in new[] { epochNodes, runNodes })
             nodes.Answered(result.WorkerId, host, actors, result.Cost, roundTripMs);
-        if (round.IsComplete) EndRound(round);
+        EndRoundWhenReady(round);
+    }
+
+    /// <summary>
+    /// A complete round is applied at once, even while inner states still follow its changes (they complete a
+    /// checkpoint later: <see cref="PendingInnerCheckpoint"/>); only a round that ends the epoch waits for them, since
+    /// the epoch's checkpoint is written before the run goes on.
+    /// </summary>
+    private void EndRoundWhenReady(RoundInFlight current)
+    {
+        if (!current.IsComplete) return;
+        if (current.AwaitsInner && current.FirstStepInEpoch + current.Batches.Count >= state.StepsPerEpoch) return;
+        EndRound(current);
+    }
+
+    /// <summary>A node's inner state, which followed its round's change: into the round still waiting for it, or the pending checkpoint.</summary>
+    private void OnRoundInnerArrived(RoundInnerArrived arrived)
+    {
+        if (round is not null && round.TryAttachInner(arrived, Sender))
+        {
+            EndRoundWhenReady(round);
+            return;
+        }
+        if (pendingCheckpoint is not { } pending || pending.Round != arrived.Round || !pending.TryAdd(arrived.Slot, arrived.Inner))
+        {
+            arrived.Inner.Dispose();
+            return;
+        }
+        if (!pending.Complete) return;
+        pendingCheckpoint = null;
+        var (awaiting, inner) = pending.Take();
+        state.Inner.Replace(pending.Step, inner);
+        recorder.SaveInBackground(state.WithInner(awaiting, inner));
+        if (StoppingBetweenRounds) StopHere();
+    }
+
+    /// <summary>A stop was asked for, the round in flight was applied, and the next one was not started.</summary>
+    private bool StoppingBetweenRounds => stopRequester is not null && round is null && step is null && !state.EpochComplete;
+
+    /// <summary>A checkpoint whose inner states did not all arrive before a newer one, or the run's end: the one before stays.</summary>
+    private void GiveUpPendingCheckpoint(string why)
+    {
+        if (pendingCheckpoint is not { } pending) return;
+        pendingCheckpoint = null;
+        log.Information("Checkpoint of step {Step} not written: slot(s) {Slots}' inner state had not arrived {Why}; a resume starts from the one before",
+            pending.Step, string.Join(", ", pending.Awaited), why);
+        pending.Dispose();
     }
 
     private void OnRoundDeadline(RoundDeadline deadline)
@@ -484,6 +538,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         layout.Forget(node);
         if (round?.PartOf(node) is { } part) Drop(part, why);
+        else if (round is not null && round.GiveUpInnerOf(node)) EndRoundWhenReady(round);
     }
 
     /// <summary>
@@ -525,8 +580,19 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
                 nodes.Waited(p.NodeId, (appliedAt - p.AnsweredAt) * 1000.0 / System.Diagnostics.Stopwatch.Frequency);
         var steps = Enumerable.Range(0, done.Batches.Count).Select(done.StepAt).ToList();
         var inner = answered.Where(r => r.Inner is not null).Select(r => (r.Slot, r.Inner!)).ToList();
+        var following = answered.Where(r => r.InnerFollows).Select(r => r.Slot).ToList();
         bool applied = state.ApplyRound(answered, steps);
-        if (inner.Count > 0) state.Inner.Replace(state.Cursor.GlobalStep, inner);
+        bool checkpointDue = done.Round / state.Options.CheckpointEvery != state.Cursor.GlobalStep / state.Options.CheckpointEvery
+            && !state.EpochComplete;
+        if (following.Count > 0)
+        {
+            // Copies of the boundary's state wait for the inner states still crossing the link; training moves on.
+            GiveUpPendingCheckpoint("when the next checkpoint was due");
+            pendingCheckpoint = new PendingInnerCheckpoint(done.Round, state.Cursor.GlobalStep,
+                state.CaptureAwaitingInner(), following, inner);
+            checkpointDue = false;
+        }
+        else if (inner.Count > 0) state.Inner.Replace(state.Cursor.GlobalStep, inner);
         tally.Pause();
         string? skipReason = applied ? null : "the round's averaged change is not finite";
         if (!applied)
@@ -547,8 +613,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
                 LogProgress(done.Epoch, s.StepInEpoch, s.LossSum, s.Samples, workers.ActorsOf(s.Workers));
             }
         }
-        if (done.Round / state.Options.CheckpointEvery != state.Cursor.GlobalStep / state.Options.CheckpointEvery
-            && !state.EpochComplete && state.CanCheckpoint)
+        if (checkpointDue && state.CanCheckpoint)
             recorder.SaveCheckpoint(state);
         MoveOn(applied, done.Round);
     }
@@ -567,6 +632,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void CloseEpoch()
     {
+        GiveUpPendingCheckpoint("when the epoch ended");
         Become(ClosingEpoch);
         var epochTally = tally;
         int workerCount = workers.Actors;
@@ -580,6 +646,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Finish()
     {
+        GiveUpPendingCheckpoint("when the run finished");
         recorder.ExportModel(state);
         log.Information("Training complete after {Epochs} epochs ({Step} steps); model written to {Model}; parameters sha256 {ParametersSha256}",
             state.Options.Epochs, state.Cursor.GlobalStep, recorder.Directory.Model, ParameterDigest.Sha256(state.Parameters.Select(p => p.Tensor)));
@@ -600,6 +667,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         Receive<ShardGradient>(stale => stale.Gradient.Dispose());
         Receive<RoundResult>(Discard);
+        Receive<RoundInnerArrived>(stale => stale.Inner.Dispose());
         Receive<StopAtStepBoundary>(_ => Sender.Tell(Akka.Done.Instance));
         ReceiveAny(_ => { });
     }
@@ -617,6 +685,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         log.Fatal(error, "Training stopped: {Error}", error.Message);
         step?.DiscardResults();
         round?.DiscardResults();
+        pendingCheckpoint?.Dispose();
         Context.System.EventStream.Publish(new TrainingFinished(false, error.Message));
         Context.Stop(Self);
     }

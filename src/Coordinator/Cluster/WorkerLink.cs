@@ -132,20 +132,28 @@ public sealed class WorkerLink : ReceiveActor
     private void ReadLoop(IActorRef self)
     {
         var counted = transport.Bytes; // bytes up to the previous answer; the rest are this answer's
+        void Deliver(RoundAnswer round, bool innerFollows)
+        {
+            var header = round.Header;
+            roundsInFlight.TryRemove((header.Round, header.Slot), out var sentRound);
+            var movedNow = transport.Bytes;
+            stats.Record(Stopwatch.GetTimestamp() - sentRound.StartedTicks, header.ComputeMicros, movedNow);
+            var roundCost = new ShardCost(header.ComputeMicros, movedNow.Sent - counted.Sent, movedNow.Received - counted.Received);
+            counted = movedNow;
+            // A change that is not finite is a diverged round, not a corrupt frame: the coordinator skips it.
+            coordinator.Tell(new RoundResult(header.Round, header.Slot, workerId, round.Change, header.Steps, round.Inner, roundCost, innerFollows), self);
+        }
         try
         {
             while (true)
             {
-                switch (transport.Receive(Validate, ValidateRound))
+                switch (transport.Receive(Validate, ValidateRound, changeFirst: round => Deliver(round, innerFollows: true)))
                 {
-                    case RoundAnswer { Header: var header } round:
-                        roundsInFlight.TryRemove((header.Round, header.Slot), out var sentRound);
-                        var movedNow = transport.Bytes;
-                        stats.Record(Stopwatch.GetTimestamp() - sentRound.StartedTicks, header.ComputeMicros, movedNow);
-                        var roundCost = new ShardCost(header.ComputeMicros, movedNow.Sent - counted.Sent, movedNow.Received - counted.Received);
-                        counted = movedNow;
-                        // A change that is not finite is a diverged round, not a corrupt frame: the coordinator skips it.
-                        coordinator.Tell(new RoundResult(header.Round, header.Slot, workerId, round.Change, header.Steps, round.Inner, roundCost), self);
+                    case RoundAnswer round:
+                        Deliver(round, innerFollows: false);
+                        break;
+                    case RoundInnerAnswer { Header: var header } inner:
+                        coordinator.Tell(new RoundInnerArrived(header.Round, header.Slot, workerId, inner.Inner), self);
                         break;
                     case FailureAnswer { Failure: var failed }:
                         if (!inFlight.TryRemove((failed.Step, failed.ShardIndex), out _))

@@ -37,11 +37,14 @@ public sealed class RunRecorder(RunDirectory run, MnistSplit test, int keepCheck
     /// process die first, the previous checkpoint is still there (each is written atomically) and the ledger's
     /// later lines are redone from it, as for any step after a checkpoint.
     /// </summary>
-    public void SaveCheckpointInBackground(TrainingState state)
+    public void SaveCheckpointInBackground(TrainingState state) =>
+        SaveInBackground(state.Capture().WithOwnTensors()); // ~13 MB copied here, on the coordinator's thread
+
+    /// <summary>Writes a checkpoint that has tensors of its own (and disposes them) on another thread, as above.</summary>
+    public void SaveInBackground(Checkpoint copy)
     {
-        var copy = state.Capture().WithOwnTensors(); // ~13 MB copied here, on the coordinator's thread
         FinishWriting();
-        long step = state.Cursor.GlobalStep;
+        long step = copy.Cursor.GlobalStep;
         writing = Task.Run(() =>
         {
             try

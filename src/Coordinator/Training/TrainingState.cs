@@ -174,6 +174,25 @@ public sealed class TrainingState : IDisposable
             Inner.BySlot.Select(s => (s.Key, new AdamState(s.Value.Step, Named(s.Value.ExpAvg), Named(s.Value.ExpAvgSq)))).ToList()));
 
     /// <summary>
+    /// Copies of the state now, at a round boundary whose inner states are still to come (they are added by
+    /// <see cref="WithInner"/>), so that training can move on before they arrive.
+    /// </summary>
+    public Checkpoint CaptureAwaitingInner() =>
+        (Capture() with { Rounds = new RoundsState(Named(Outer!.Momentum), []) }).WithOwnTensors();
+
+    /// <summary>The checkpoint with these round slots' inner states, copied, in it.</summary>
+    public Checkpoint WithInner(Checkpoint awaiting, IReadOnlyList<(int Slot, InnerOptimizerState State)> inner) =>
+        awaiting with
+        {
+            Rounds = awaiting.Rounds! with
+            {
+                Inner = inner.Select(s => (s.Slot, new AdamState(s.State.Step, Named(Clones(s.State.ExpAvg)), Named(Clones(s.State.ExpAvgSq))))).ToList(),
+            },
+        };
+
+    private static IReadOnlyList<Tensor> Clones(IReadOnlyList<Tensor> tensors) => tensors.Select(t => t.detach().clone().DetachFromDisposeScope()).ToList();
+
+    /// <summary>
     /// Whether a checkpoint now would hold everything the run needs: with --sync-every, the nodes' inner states of
     /// this very round boundary (they reach the coordinator only after rounds it checkpoints after).
     /// </summary>

@@ -49,12 +49,19 @@ public sealed record InnerOptimizerState(long Step, IReadOnlyList<Tensor> ExpAvg
 /// <summary>
 /// A node's round: the change of its parameters (start minus end, the "pseudo-gradient"), and for each of its steps
 /// the global step, its samples and their loss sum (NaN where the step could not be computed and was passed over).
+/// <paramref name="InnerFollows"/>: the inner state asked for is still on its way and comes as a <see cref="RoundInnerArrived"/>.
 /// </summary>
 public sealed record RoundResult(
     long Round, int Slot, string WorkerId, GradientSum Change, IReadOnlyList<RoundStepLoss> Steps, InnerOptimizerState? Inner,
-    ShardCost? Cost = null) : IStepMessage
+    ShardCost? Cost = null, bool InnerFollows = false) : IStepMessage
 {
     public int SampleCount => Steps.Sum(s => s.SampleCount);
 }
+
+/// <summary>
+/// The inner state of a node's round, arriving after its change (TCP links hand the change on first, so the
+/// coordinator applies the round while the 4 bytes a parameter of moments, twice, still cross a slow link).
+/// </summary>
+public sealed record RoundInnerArrived(long Round, int Slot, string WorkerId, InnerOptimizerState Inner);
 
 public sealed record RoundStepLoss(long Step, int SampleCount, double LossSum);

@@ -40,7 +40,7 @@ public abstract class TransportContract : IDisposable
 
     private static ShardFrame Shard(long step, int index) => new(step, index, Latent: 2, SampleIndices: [index, index + 1], Noise: [1, 2, 3, 4], Whole: index % 2 == 1);
 
-    private static string Digest(IEnumerable<Tensor> tensors) => ParameterDigest.Sha256(tensors);
+    protected static string Digest(IEnumerable<Tensor> tensors) => ParameterDigest.Sha256(tensors);
 
     /// <summary>The digest of the tensors as they must arrive: themselves, or rounded to bfloat16 and widened back.</summary>
     private string Travelled(IEnumerable<Tensor> tensors)
@@ -51,7 +51,7 @@ public abstract class TransportContract : IDisposable
         finally { foreach (var t in rounded) t.Dispose(); }
     }
 
-    private static void NoCheck(GradientFrame _) { }
+    protected static void NoCheck(GradientFrame _) { }
 
     [Fact]
     public void Should_deliver_a_shard_with_its_steps_parameters_in_place()
@@ -244,6 +244,44 @@ public class TcpTransportContract : TransportContract
         await second.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.IsType<ShardFrame>(await receiving.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(3f, worker.Parameters[1].Tensor[0].item<float>());
+    }
+
+    [Fact]
+    public async Task Should_hand_a_rounds_change_on_before_its_inner_moments_have_arrived()
+    {
+        using var pair = new LoopbackPair();
+        using var coordinatorEnd = new FrameChannel(pair.Left);
+        using var link = new TcpTransportToNode(coordinatorEnd, Layout, PayloadCodec.Fp32, new SendTurns());
+        var change = Layout.Select(t => randn(t.Shape)).ToList();
+        var moments = Layout.Select(t => rand(t.Shape)).Concat(Layout.Select(t => rand(t.Shape))).ToList();
+        var changeBytes = change.SelectMany(MemoryMarshalBytes).ToArray();
+        var momentBytes = moments.SelectMany(MemoryMarshalBytes).ToArray();
+        // The node's frame, written by hand: header and the change now, the moments later.
+        var header = new RoundResultFrame(4, 1, [new(4, 2, 10.5)], 99, HasInner: true, InnerStep: 9);
+        pair.Right.Send(RawPeer.Frame(header, payloadBytes: changeBytes.Length + momentBytes.Length).Concat(changeBytes).ToArray());
+
+        using var handedOn = new SemaphoreSlim(0);
+        RoundAnswer? first = null;
+        string? firstDigest = null;
+        var receiving = Task.Run(() => link.Receive(NoCheck, _ => { }, changeFirst: a =>
+        {
+            // As the coordinator does: applies the change and releases it while the moments are still being read.
+            (first, firstDigest) = (a, Digest(a.Change.Tensors));
+            a.Change.Dispose();
+            handedOn.Release();
+        }));
+        Assert.True(await handedOn.WaitAsync(TimeSpan.FromSeconds(10)), "the change was not handed on before the moments were in");
+        Assert.Null(first!.Inner);
+        Assert.True(first.Finite);
+        Assert.Equal(Digest(change), firstDigest);
+        await Task.Delay(200);
+        Assert.False(receiving.IsCompleted); // the moments are not in
+
+        pair.Right.Send(momentBytes);
+        var rest = Assert.IsType<RoundInnerAnswer>(await receiving.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal((4L, 1, 9L), (rest.Header.Round, rest.Header.Slot, rest.Inner.Step));
+        Assert.Equal(Digest(moments), Digest([.. rest.Inner.ExpAvg, .. rest.Inner.ExpAvgSq]));
+        rest.Inner.Dispose();
     }
 
     private static byte[] MemoryMarshalBytes(Tensor t) => t.bytes.ToArray();

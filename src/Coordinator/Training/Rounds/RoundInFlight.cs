@@ -43,6 +43,28 @@ public sealed class RoundInFlight
     public IReadOnlyList<Part> Parts { get; }
     public long LastStep => Round + Batches.Count - 1;
     public bool IsComplete => Parts.All(p => p.Done);
+
+    /// <summary>Whether some answered part's inner state is still on its way (<see cref="RoundResult.InnerFollows"/>).</summary>
+    public bool AwaitsInner => Parts.Any(p => p.Result is { InnerFollows: true });
+
+    /// <summary>Puts an inner state that followed its change into the part's result; false if no part of this round awaits it.</summary>
+    public bool TryAttachInner(RoundInnerArrived arrived, IActorRef sender)
+    {
+        if (arrived.Round != Round) return false;
+        var part = Parts.FirstOrDefault(p => p.Slot == arrived.Slot && p.Node.Equals(sender) && p.Result is { InnerFollows: true });
+        if (part is null) return false;
+        part.Result = part.Result! with { Inner = arrived.Inner, InnerFollows = false };
+        return true;
+    }
+
+    /// <summary>The node left before its inner state arrived: its slot has none at this boundary (its next node starts afresh).</summary>
+    public bool GiveUpInnerOf(IActorRef node)
+    {
+        var part = Parts.FirstOrDefault(p => p.Node.Equals(node) && p.Result is { InnerFollows: true });
+        if (part is null) return false;
+        part.Result = part.Result! with { InnerFollows = false };
+        return true;
+    }
     public TimeSpan Age => started.Elapsed;
 
     /// <summary>

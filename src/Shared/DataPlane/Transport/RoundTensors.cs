@@ -35,24 +35,37 @@ internal static class RoundTensors
 
     /// <summary>
     /// A round's answer as the coordinator takes it in: fresh tensors for the change and (if the header says so) the
-    /// moments, filled by <paramref name="fill"/>, which says whether the change is all finite; released if it fails.
+    /// moments, filled by <paramref name="fill"/> (which tells the callback it is given how many tensors are in place
+    /// after each) and which says whether the change is all finite, or null to have it checked here; released if it
+    /// fails. With moments and
+    /// <paramref name="changeFirst"/>, the change is handed there as soon as it is in, and the answer returned is then
+    /// a <see cref="RoundInnerAnswer"/>; a failure after that releases only the moments.
     /// </summary>
-    public static RoundAnswer Receive(RoundResultFrame header, IReadOnlyList<TensorLayout> layout,
-        Func<IReadOnlyList<Tensor>, IReadOnlyList<Tensor>, bool> fill)
+    public static NodeAnswer Receive(RoundResultFrame header, IReadOnlyList<TensorLayout> layout,
+        Func<IReadOnlyList<Tensor>, IReadOnlyList<Tensor>, Action<int>?, bool?> fill, Action<RoundAnswer>? changeFirst = null)
     {
         var change = layout.Select(t => empty(t.Shape, ScalarType.Float32)).ToList();
         InnerOptimizerState? inner = header.HasInner
             ? new InnerOptimizerState(header.InnerStep, layout.Select(t => empty(t.Shape, ScalarType.Float32)).ToList(),
                 layout.Select(t => empty(t.Shape, ScalarType.Float32)).ToList())
             : null;
+        bool handedOut = false;
+        Action<int>? arrived = inner is null || changeFirst is null ? null : inPlace =>
+        {
+            if (inPlace != change.Count) return;
+            handedOut = true;
+            changeFirst(new RoundAnswer(header, new GradientSum(change), null, AllFinite(change)));
+        };
         try
         {
-            bool finite = fill(change, Moments(inner));
-            return new RoundAnswer(header, new GradientSum(change), inner, finite);
+            bool? finite = fill(change, Moments(inner), arrived);
+            // Once handed out, the change is the coordinator's (which may have applied and released it already).
+            if (handedOut) return new RoundInnerAnswer(header, inner!);
+            return new RoundAnswer(header, new GradientSum(change), inner, finite ?? AllFinite(change));
         }
         catch
         {
-            foreach (var t in change) t.Dispose();
+            if (!handedOut) foreach (var t in change) t.Dispose();
             inner?.Dispose();
             throw;
         }

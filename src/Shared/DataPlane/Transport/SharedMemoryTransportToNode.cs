@@ -42,13 +42,14 @@ public sealed class SharedMemoryTransportToNode(
         channel.Send(round, RoundTensors.Moments(inner), PayloadCodec.Fp32);
     }
 
-    public NodeAnswer Receive(Action<GradientFrame> check, Action<RoundResultFrame>? checkRound = null)
+    /// <summary>The change and the moments arrive together here (the change through the region): no change goes first.</summary>
+    public NodeAnswer Receive(Action<GradientFrame> check, Action<RoundResultFrame>? checkRound = null, Action<RoundAnswer>? changeFirst = null)
     {
         var frame = channel.Receive();
         if (frame.Message is RoundResultFrame round && checkRound is not null)
         {
             checkRound(round);
-            return RoundTensors.Receive(round, layout, (change, moments) =>
+            return RoundTensors.Receive(round, layout, (change, moments, _) =>
             {
                 bool finite;
                 lock (gate)

@@ -52,7 +52,7 @@ public sealed class TcpTransportToNode : ITransportToNode
         parametersSentFor = -1; // the node's buffer now holds the round's parameters
     }
 
-    public NodeAnswer Receive(Action<GradientFrame> check, Action<RoundResultFrame>? checkRound = null)
+    public NodeAnswer Receive(Action<GradientFrame> check, Action<RoundResultFrame>? checkRound = null, Action<RoundAnswer>? changeFirst = null)
     {
         var frame = channel.Receive();
         switch (frame.Message)
@@ -69,11 +69,11 @@ public sealed class TcpTransportToNode : ITransportToNode
                 });
             case RoundResultFrame round when checkRound is not null:
                 checkRound(round);
-                return RoundTensors.Receive(round, layout, (change, moments) =>
+                return RoundTensors.Receive(round, layout, (change, moments, arrived) =>
                 {
-                    channel.ReceivePayload(frame, [.. change, .. moments], RoundPayload.Of(round.HasInner, codec));
-                    return RoundTensors.AllFinite(change);
-                });
+                    channel.ReceivePayload(frame, [.. change, .. moments], RoundPayload.Of(round.HasInner, codec), arrived);
+                    return null; // checked where the change is handed on
+                }, changeFirst);
             default:
                 throw new WireError($"a worker may only send Gradient and ShardFailed frames here, got {frame.Message.Kind}");
         }

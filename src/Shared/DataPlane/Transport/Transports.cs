@@ -38,8 +38,11 @@ public interface ITransportToNode : IDisposable
     /// Blocks for the node's next answer (one reader thread). A Gradient or RoundResult header is handed to
     /// <paramref name="check"/> or <paramref name="checkRound"/>, which throw to refuse it, before any of its tensor
     /// bytes is read; the tensors come back fresh, owned by the caller, with whether they are all finite.
+    /// A round's answer that carries inner moments is handed to <paramref name="changeFirst"/>, when given, as soon as
+    /// its change is in (its Inner null), and Receive then returns the moments as a <see cref="RoundInnerAnswer"/>:
+    /// the coordinator can apply the round while the moments still stream in.
     /// </summary>
-    NodeAnswer Receive(Action<GradientFrame> check, Action<RoundResultFrame>? checkRound = null);
+    NodeAnswer Receive(Action<GradientFrame> check, Action<RoundResultFrame>? checkRound = null, Action<RoundAnswer>? changeFirst = null);
 }
 
 /// <summary>A worker node's end of its data plane: it receives shards with their parameters and sends answers.</summary>
@@ -80,6 +83,9 @@ public sealed record FailureAnswer(ShardFailedFrame Failure) : NodeAnswer;
 
 /// <summary>A node's round: its change, and its inner optimizer state when the round asked for it; the caller owns the tensors.</summary>
 public sealed record RoundAnswer(RoundResultFrame Header, GradientSum Change, InnerOptimizerState? Inner, bool Finite) : NodeAnswer;
+
+/// <summary>The inner moments of a round's answer whose change was handed out before them; the caller owns them.</summary>
+public sealed record RoundInnerAnswer(RoundResultFrame Header, InnerOptimizerState Inner) : NodeAnswer;
 
 /// <summary>A round as a node receives it: the frame, and the inner state to start from when it loads one (the receiver owns it).</summary>
 public sealed record ArrivedRound(RoundFrame Header, InnerOptimizerState? Inner) : IWireMessage
