@@ -66,13 +66,12 @@ class Mlp(nn.Module):
         return self.fc3(x)
 
 
-# judge: (network, epochs, recipe). The recipe names the cache file, so a changed recipe trains anew. Both: Adam,
+# judge: (network, epochs, learning rate, recipe). The recipe names the cache file, so a changed recipe trains anew. Both: Adam,
 # the learning rate cosine-annealed to zero over the run, each training batch randomly rotated / scaled / shifted
 # (the standard MNIST augmentation: a judge that saw only centred digits misreads slightly shifted real ones).
-JUDGES = {'cnn': (Net, 12, 'cnn32bn-64bn-fc128-drop.25/.5/epochs12/adam2e-3-cosine/batch128/'
+JUDGES = {'cnn': (Net, 12, 2e-3, 'cnn32bn-64bn-fc128-drop.25/.5/epochs12/adam2e-3-cosine/batch128/'
                            'affine-rot10-scale.1-shift2/seed0'),
-          'mlp': (Mlp, 20, 'mlp800-800-drop0.3/epochs20/adam1e-3-cosine/batch128/affine-rot10-scale.1-shift2/seed0')}
-LR = {'cnn': 2e-3, 'mlp': 1e-3}
+          'mlp': (Mlp, 20, 1e-3, 'mlp800-800-drop0.3/epochs20/adam1e-3-cosine/batch128/affine-rot10-scale.1-shift2/seed0')}
 
 
 def data_key(data, recipe):
@@ -101,7 +100,7 @@ def augment(x):
 
 
 def trained(judge, data, cache):
-    network, epochs, recipe = JUDGES[judge]
+    network, epochs, lr, recipe = JUDGES[judge]
     path = os.path.join(cache, f'mnist-{judge}-{data_key(data, recipe)}.pt')
     net = network()
     if os.path.exists(path):
@@ -117,7 +116,7 @@ def trained(judge, data, cache):
     torch.manual_seed(0)
     x = images(os.path.join(data, 'train-images-idx3-ubyte'))
     y = torch.from_numpy(read_idx(os.path.join(data, 'train-labels-idx1-ubyte')).astype(np.int64))
-    opt = torch.optim.Adam(net.parameters(), LR[judge])
+    opt = torch.optim.Adam(net.parameters(), lr)
     steps = epochs * ((len(x) + 127) // 128)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     start = time.time()
@@ -160,7 +159,7 @@ def main():
     ty = torch.from_numpy(read_idx(os.path.join(a.data, 't10k-labels-idx1-ubyte')).astype(np.int64))
     test_hit = predict(net, tx) == ty
     test_per, test_acc = by_digit(test_hit, ty), test_hit.float().mean().item()
-    report = {'classifier': f'pytorch-{a.judge}', 'recipe': JUDGES[a.judge][2],
+    report = {'classifier': f'pytorch-{a.judge}', 'recipe': JUDGES[a.judge][3],
               'classifier_test_accuracy': round(test_acc, 4),
               'classifier_test_accuracy_by_digit': {str(d): round(s, 4) for d, (s, _) in test_per.items()}}
     print(f'independent classifier (PyTorch {a.judge.upper()}): {test_acc:.2%} on the MNIST test set')
