@@ -42,8 +42,8 @@ class Net(nn.Module):
         self.bn1 = nn.BatchNorm2d(32)
         self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
         self.bn2 = nn.BatchNorm2d(64)
-        self.fc1 = nn.Linear(64 * 7 * 7, 128)
-        self.fc2 = nn.Linear(128, 10)
+        self.fc1 = nn.Linear(64 * 7 * 7, 256)
+        self.fc2 = nn.Linear(256, 10)
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
@@ -69,7 +69,7 @@ class Mlp(nn.Module):
 # judge: (network, epochs, learning rate, recipe). The recipe names the cache file, so a changed recipe trains anew. Both: Adam,
 # the learning rate cosine-annealed to zero over the run, each training batch randomly rotated / scaled / shifted
 # (the standard MNIST augmentation: a judge that saw only centred digits misreads slightly shifted real ones).
-JUDGES = {'cnn': (Net, 12, 2e-3, 'cnn32bn-64bn-fc128-drop.25/.5/epochs12/adam2e-3-cosine/batch128/'
+JUDGES = {'cnn': (Net, 12, 2e-3, 'cnn32bn-64bn-fc256-drop.25/.5/epochs12/adam2e-3-cosine/batch128/'
                            'affine-rot10-scale.1-shift2/seed0'),
           'mlp': (Mlp, 20, 1e-3, 'mlp800-800-drop0.3/epochs20/adam1e-3-cosine/batch128/affine-rot10-scale.1-shift2/seed0')}
 
