@@ -25,7 +25,8 @@ public static class TrainCommand
     private static readonly Option<double?> OuterMomentum = NumberOption.Fraction("--outer-momentum", $"With --sync-every above 1: the outer Nesterov momentum, from 0 to below 1 (default {Defaults.OuterMomentum}).");
     private static readonly Option<int?> BatchSize = NumberOption.Whole("--batch-size", $"Global batch size, cut across the workers (default {Defaults.BatchSize}).", 1);
     private static readonly Option<long?> Seed = NumberOption.Long("--seed", $"Seed for initial weights, data order and noise (default {Defaults.Seed}).");
-    private static readonly Option<double?> LearningRate = NumberOption.Positive("--lr", $"Adam learning rate (default {Defaults.LearningRate}).");
+    private static readonly Option<double?> LearningRate = NumberOption.Positive("--lr",
+        $"Adam learning rate (default {TrainingOptions.DefaultLearningRate(ModelKind.Vae)}, with --model mixture {TrainingOptions.DefaultLearningRate(ModelKind.Mixture)}).");
     private static readonly Option<string?> Data = new("--data") { Description = $"Folder with the four MNIST IDX files, raw or .gz (default {Defaults.DataDir}, fetched by ./vae)." };
     private static readonly Option<string?> Run = new("--run") { Description = "Run directory for checkpoints, logs, metrics and pictures (default runs/<timestamp>; runs/latest points at the newest)." };
     private static readonly Option<string?> Resume = new("--resume") { Description = "Continue the run in this directory from its newest good checkpoint." };
@@ -133,6 +134,10 @@ public static class TrainCommand
         return command;
     }
 
+    /// <summary>A new run that changes the model takes that model's default rate; a resumed run keeps its own.</summary>
+    private static double LearningRateUnlessGiven(ParseResult r, TrainingOptions o) =>
+        r.GetValue(Model) is ModelKind model && model != o.Model ? TrainingOptions.DefaultLearningRate(model) : o.LearningRate;
+
     /// <summary>Flags given on the command line replace the corresponding options; the rest stay as they are.</summary>
     private static TrainingOptions Apply(ParseResult r, TrainingOptions o) => o with
     {
@@ -145,7 +150,7 @@ public static class TrainCommand
         OuterMomentum = r.GetValue(OuterMomentum) ?? o.OuterMomentum,
         BatchSize = r.GetValue(BatchSize) ?? o.BatchSize,
         Seed = r.GetValue(Seed) ?? o.Seed,
-        LearningRate = r.GetValue(LearningRate) ?? o.LearningRate,
+        LearningRate = r.GetValue(LearningRate) ?? LearningRateUnlessGiven(r, o),
         DataDir = r.GetValue(Data) ?? o.DataDir,
         CheckpointEvery = r.GetValue(CheckpointEvery) ?? o.CheckpointEvery,
         KeepCheckpoints = r.GetValue(KeepCheckpoints) ?? o.KeepCheckpoints,

@@ -165,14 +165,15 @@ public static class TrainRunner
             : throw new UserError($"{run.Root}: nothing to resume (no usable checkpoint, no config.json); start a new run with --run {run.Root}");
         var options = request.Overrides(saved);
         // These define the maths of the run; changing them mid-way would make it a different run.
+        // The model first: another model also brings its own default --lr, and this is the message that helps.
+        if (options.Model != saved.Model)
+            throw new UserError($"--model cannot change when resuming: {run.Root} trains the {ModelKindName.Of(saved.Model)} model; start a new run instead");
         if (options.Seed != saved.Seed || options.BatchSize != saved.BatchSize || options.LearningRate != saved.LearningRate
             || options.TrainLimit != saved.TrainLimit || options.Hidden != saved.Hidden || options.Latent != saved.Latent
             || options.Deterministic != saved.Deterministic)
             throw new UserError("--seed, --batch-size, --lr, --train-limit and --deterministic cannot change when resuming; start a new run instead");
         if (options.SyncEvery != saved.SyncEvery || options.OuterLearningRate != saved.OuterLearningRate || options.OuterMomentum != saved.OuterMomentum)
             throw new UserError($"--sync-every, --outer-lr and --outer-momentum cannot change when resuming ({run.Root} trains with --sync-every {saved.SyncEvery}); start a new run instead");
-        if (options.Model != saved.Model)
-            throw new UserError($"--model cannot change when resuming: {run.Root} trains the {ModelKindName.Of(saved.Model)} model; start a new run instead");
         if (options.Precision != saved.Precision)
             throw new UserError($"--precision cannot change when resuming: {run.Root} trains in {PrecisionName.Of(saved.Precision)}; start a new run instead");
         if (options.Validate() is string problem) throw new UserError(problem);

@@ -79,6 +79,15 @@ public sealed class MixtureCommandTests(MixtureRuns runs) : IClassFixture<Mixtur
     }
 
     [Fact]
+    public void Should_train_each_model_kind_at_its_own_default_learning_rate_when_no_lr_is_given()
+    {
+        double LearningRate(string run) =>
+            JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "config.json"))).RootElement.GetProperty("learning_rate").GetDouble();
+        Assert.Equal(0.003, LearningRate(runs.Mixture));
+        Assert.Equal(0.001, LearningRate(runs.Reference));
+    }
+
+    [Fact]
     public void Should_append_an_evaluate_line_with_per_digit_recognition_and_diversity_and_the_test_elbo()
     {
         var result = CliProcess.Run(Work, "evaluate", "--run", "mix", "--per-digit", "5", "--seed", "2", "--classifier-train-limit", "500");
