@@ -164,10 +164,10 @@ public static class TrainRunner
             : File.Exists(run.Config) ? SavedConfig(run)
             : throw new UserError($"{run.Root}: nothing to resume (no usable checkpoint, no config.json); start a new run with --run {run.Root}");
         var options = request.Overrides(saved);
-        // These define the maths of the run; changing them mid-way would make it a different run.
         // The model first: another model also brings its own default --lr, and this is the message that helps.
         if (options.Model != saved.Model)
             throw new UserError($"--model cannot change when resuming: {run.Root} trains the {ModelKindName.Of(saved.Model)} model; start a new run instead");
+        // These define the maths of the run; changing them mid-way would make it a different run.
         if (options.Seed != saved.Seed || options.BatchSize != saved.BatchSize || options.LearningRate != saved.LearningRate
             || options.TrainLimit != saved.TrainLimit || options.Hidden != saved.Hidden || options.Latent != saved.Latent
             || options.Deterministic != saved.Deterministic)
