@@ -108,6 +108,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         Receive<StopAtStepBoundary>(_ => Guard(() => { stopRequester = Sender; StopHere(); }));
         Receive<StillWaiting>(_ => log.Warning("Waiting for workers: {Registered} of {Expected} registered",
             workers.Actors, state.Options.Workers));
+        // A node lost before the quorum is reached no longer counts towards it; the others wait on for a replacement.
+        Receive<Terminated>(gone => Guard(() => OnWorkerLost(gone.ActorRef)));
     }
 
     private void ReportPause() =>

@@ -43,20 +43,21 @@ public static class ClusterCoordinatorHost
             ? new ParameterPublisher(SharedTensorRegion.Create($"vaecluster-{Environment.ProcessId}.params", TensorLayout.PayloadBytes(layout), cookie))
             : null;
         using var dataPlane = DataPlaneListener.Bind(settings.Host, settings.DataPort, log);
-        using var host = AkkaHost.Build(log, akka => akka.WithVaeCluster(settings, ClusterDefaults.CoordinatorRole, seeds: []));
+        using var host = AkkaHost.Build(log, akka => akka.StopTheRunOnActorFailure().WithVaeCluster(settings, ClusterDefaults.CoordinatorRole, seeds: []));
         await host.StartAsync(cancel);
         var system = host.Services.GetRequiredService<ActorSystem>();
         var cluster = Akka.Cluster.Cluster.Get(system);
         cluster.Join(cluster.SelfAddress); // the coordinator is the seed: it founds the cluster
         string seed = $"{settings.AdvertisedHost}:{cluster.SelfAddress.Port}";
 
-        system.ActorOf(TrainingOutcomeListener.Props(outcome), "outcome");
+        var listener = system.ActorOf(TrainingOutcomeListener.Props(outcome, log), "outcome");
         system.ActorOf(NodeLogWriter.Props(recorder.Directory.Logs, log), ForwardedLogs.WriterName); // worker nodes' logs
         TrainingMonitors.Start(system, watch);
         var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
         var gateway = system.ActorOf(WorkerGateway.Props(coordinator, new GatewaySettings(
             settings.AdvertisedHost, dataPlane.Port, state.Options.Shape, train.Count, train.Sha256,
             layout, published, cookie, settings.Secret, WholeShards: state.Options.Deterministic, Wire: wire, SyncEvery: state.Options.SyncEvery), log), WorkerGateway.Name);
+        foreach (var essential in new[] { coordinator, gateway }) listener.Tell(new WatchEssential(essential));
         dataPlane.AcceptInto(gateway);
         if (settings.SharedMemory)
             log.Information("Tensors travel over TCP as {Wire} and through shared memory (workers on this machine) as fp32; the coordinator keeps and sums them in fp32",

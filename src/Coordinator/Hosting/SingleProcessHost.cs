@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Akka.Hosting;
 using ILogger = Serilog.ILogger;
 using VaeCluster.Coordinator.Monitoring;
@@ -29,15 +30,16 @@ public static class SingleProcessHost
         var outcome = new TaskCompletionSource<TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
         var shape = state.Options.Shape;
 
-        using var host = AkkaHost.Build(log, akka => akka.WithActors((system, registry) =>
+        using var host = AkkaHost.Build(log, akka => akka.StopTheRunOnActorFailure().WithActors((system, registry) =>
         {
-            system.ActorOf(TrainingOutcomeListener.Props(outcome), "outcome");
+            var listener = system.ActorOf(TrainingOutcomeListener.Props(outcome, log), "outcome");
             TrainingMonitors.Start(system, watch);
             var coordinator = system.ActorOf(CoordinatorActor.Props(state, recorder, log), "coordinator");
             registry.Register<CoordinatorActor>(coordinator);
             // With --sync-every above 1 the node trains its rounds locally: a RoundRunner between it and the coordinator.
             var upstream = state.Options.SyncEvery > 1 ? system.ActorOf(RoundRunner.Props(LocalNode, coordinator, shape), "rounds") : coordinator;
-            system.ActorOf(WorkerPool.Props(LocalNode, state.Options.Workers, upstream, shape, data.Train), "workers");
+            var pool = system.ActorOf(WorkerPool.Props(LocalNode, state.Options.Workers, upstream, shape, data.Train), "workers");
+            foreach (var essential in new[] { coordinator, upstream, pool }.Distinct()) listener.Tell(new WatchEssential(essential));
         }));
         await host.StartAsync(cancel);
         try

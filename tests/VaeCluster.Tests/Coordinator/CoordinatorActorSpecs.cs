@@ -6,6 +6,7 @@ using VaeCluster.Coordinator;
 using VaeCluster.Coordinator.Run;
 using VaeCluster.Coordinator.Training;
 using VaeCluster.Protocol;
+using VaeCluster.Tests.DataPlane;
 using VaeCluster.Training;
 using Xunit;
 using static TorchSharp.torch;
@@ -27,7 +28,8 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
         Sys.EventStream.Subscribe(applied.Ref, typeof(TrainingFinished));
     }
 
-    private IActorRef StartCoordinator(int workers, TimeSpan stepTimeout, int trainCount = 256, int epochs = 1, bool deterministic = false)
+    private IActorRef StartCoordinator(int workers, TimeSpan stepTimeout, int trainCount = 256, int epochs = 1, bool deterministic = false,
+        ILogger? log = null)
     {
         var options = new TrainingOptions
         {
@@ -37,7 +39,7 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
         var run = new RunDirectory(runDir);
         run.Create();
         var recorder = new RunRecorder(run, new VaeCluster.Data.MnistSplit(testImages, new byte[100]), keepCheckpoints: 2, Serilog.Core.Logger.None);
-        return Sys.ActorOf(CoordinatorActor.Props(state, recorder, Serilog.Core.Logger.None));
+        return Sys.ActorOf(CoordinatorActor.Props(state, recorder, log ?? Serilog.Core.Logger.None));
     }
 
     private (TestProbe Probe, string Id) Register(IActorRef coordinator, string id, int actors = 1)
@@ -67,6 +69,23 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
         Assert.Equal(0, a.Step);
         Assert.Equal(new[] { 0, 1 }, new[] { a.ShardIndex, b.ShardIndex }.OrderBy(i => i));
         Assert.Equal(64, a.SampleIndices.Length + b.SampleIndices.Length);
+    }
+
+    [Fact]
+    public void Should_not_count_a_node_lost_before_the_quorum_and_start_once_its_replacement_registers()
+    {
+        var log = new CapturedLog();
+        var coordinator = StartCoordinator(workers: 2, TimeSpan.FromSeconds(10), log: log.Logger);
+        var (lost, _) = Register(coordinator, "lost");
+        Watch(coordinator);
+        Sys.Stop(lost.Ref); // the coordinator watches it: its end must be handled, not kill the coordinator
+        AwaitAssert(() => Assert.Contains(log.Warnings, w => w.StartsWith("Worker node \"lost\" left")));
+        var (second, _) = Register(coordinator, "second");
+        second.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // 1 of 2: the lost node does not count
+        var (third, _) = Register(coordinator, "third");
+        Assert.Equal(0, second.ExpectMsg<ComputeShard>().Step);
+        Assert.Equal(0, third.ExpectMsg<ComputeShard>().Step);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // no Terminated: the coordinator is alive
     }
 
     [Fact]

@@ -18,6 +18,15 @@ public sealed class CapturedLog : ILogEventSink
         lock (events) events.Add(logEvent);
     }
 
+    /// <summary>Every event so far, rendered, with its level.</summary>
+    public IReadOnlyList<(LogEventLevel Level, string Message)> Events
+    {
+        get
+        {
+            lock (events) return events.Select(e => (e.Level, e.RenderMessage())).ToList();
+        }
+    }
+
     /// <summary>The rendered warnings so far.</summary>
     public IReadOnlyList<string> Warnings
     {

@@ -31,7 +31,7 @@ public sealed class ChaosTests : IDisposable
         File.WriteAllText(other, "Tr0ub4dor&3\n");
         using var nodes = new ClusterNodes(work, Path.Combine(work, "chaos"));
         var coordinator = nodes.StartCoordinator(["--workers", "3", "--secret-file", secret, .. common]);
-        var output = Collect(coordinator);
+        var output = ClusterNodes.Collect(coordinator);
         var started = new List<Process>();
         var workers = new List<Process>();
         Process StartWorker(string name, params string[] args)
@@ -70,13 +70,5 @@ public sealed class ChaosTests : IDisposable
         Assert.DoesNotContain(StepLedger.Read(nodes.Ledger), e => e.Workers.Any(w => w.StartsWith("stranger")));
         var left = started.Where(p => !p.WaitForExit(TimeSpan.FromSeconds(30))).Select(p => p.Id).ToList();
         Assert.True(left.Count == 0, $"processes still running after the run: {string.Join(", ", left)}");
-    }
-
-    /// <summary>Reads everything a process prints while it runs (a full pipe would block it), for after its exit.</summary>
-    private static Task<string> Collect(Process process)
-    {
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        return Task.WhenAll(stdout, stderr).ContinueWith(_ => stdout.Result + stderr.Result);
     }
 }

@@ -67,6 +67,14 @@ public sealed class ClusterNodes : IDisposable
         _ = process.StandardError.ReadToEndAsync();
     }
 
+    /// <summary>Reads everything a process prints while it runs (a full pipe would block it), for after its exit.</summary>
+    public static Task<string> Collect(Process process)
+    {
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        return Task.WhenAll(stdout, stderr).ContinueWith(_ => stdout.Result + stderr.Result);
+    }
+
     /// <summary>The digest of the final parameters, from a finished coordinator's output.</summary>
     public static string ParametersDigest(string output) =>
         Regex.Match(output, "parameters sha256 ([0-9a-f]{64})") is { Success: true } m
