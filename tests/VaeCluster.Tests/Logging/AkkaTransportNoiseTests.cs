@@ -45,6 +45,18 @@ public sealed class AkkaTransportNoiseTests
     }
 
     [Fact]
+    public void The_channel_group_warnings_of_a_clean_shutdown_are_dropped_and_other_akka_warnings_kept()
+    {
+        var noise = new AkkaTransportNoise();
+        Assert.False(noise.Keep(Event("Unable to REMOVE channel [{0}->{1}](Id={2}) from connection group. May not shut down cleanly.",
+            "Akka.Remote.Transport.DotNetty.TcpServerHandler")));
+        Assert.False(noise.Keep(Event("Unable to ADD channel [{0}->{1}](Id={2}) to connection group. May not shut down cleanly.",
+            "Akka.Remote.Transport.DotNetty.TcpClientHandler")));
+        Assert.True(noise.Keep(Event("Association with remote system {0} has failed; address is now gated for {1} ms.", "Akka.Remote.EndpointWriter")));
+        Assert.True(noise.Keep(Event("Unable to REMOVE the run's checkpoint", "VaeCluster.Coordinator")));
+    }
+
+    [Fact]
     public void Stack_traces_inside_akka_warning_text_are_cut_and_the_reason_kept()
     {
         var noise = new AkkaTransportNoise();
