@@ -1,3 +1,5 @@
+using VaeCluster.Coordinator.Run;
+
 namespace VaeCluster.Coordinator.Cli;
 
 /// <summary>A problem the user can fix: reported as one line on stderr with a non-zero exit, never a stack trace.</summary>
@@ -12,7 +14,7 @@ public sealed class UserError(string message) : Exception(message)
         {
             return await body();
         }
-        catch (Exception e) when (e is UserError or FileProblem)
+        catch (Exception e) when (e is UserError or FileProblem or RunDirectoryInUse)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return ExitCode;
