@@ -43,6 +43,8 @@ public static class TrainRunner
         // Bound before anything is written; let go just before the host binds them for good.
         using var ports = request.Cluster is { } cluster && !finished ? NodePorts.Hold(cluster, dataPlane: true) : null;
         using var data = MnistDataset.Load(options.DataDir, options.TrainLimit);
+        options = OnTheRunsData(options, data.Train.Sha256, run);
+        start = start with { Options = options };
         await using var watch = await StartWatch(request.Http, run, options); // listening before anything is written
         using var ownerOfNewFolder = owner is null ? OwnForNewRun(run, request.Mode) : null;
         using var log = Prepare(start, request.Resume, watch);
@@ -85,6 +87,20 @@ public static class TrainRunner
         RunMode.LocalCluster => "./vae train --cluster",
         _ => "./vae coordinator",
     };
+
+    /// <summary>
+    /// The run records the training data it learns from (their DataDigest); a resume must bring the same data, as a
+    /// worker node must (WorkerGateway): other images under the same step numbers would make it another run, silently.
+    /// A run that recorded none (older than the record) takes this data's from now on.
+    /// </summary>
+    private static TrainingOptions OnTheRunsData(TrainingOptions options, string sha256, RunDirectory run)
+    {
+        if (options.TrainDataSha256 is { } recorded && recorded != sha256)
+            throw new UserError($"--resume {run.Root}: the training data in {options.DataDir} differ from the run's (sha256 {Short(sha256)} here, {Short(recorded)} in the run); resume with the same --data");
+        return options with { TrainDataSha256 = sha256 };
+    }
+
+    private static string Short(string sha256) => sha256.Length > 12 ? sha256[..12] + ".." : sha256;
 
     /// <summary>
     /// Owns the folder of a new run (making it if missing), then checks that no run trained there: under the lock, so
