@@ -19,6 +19,7 @@ namespace VaeCluster.Coordinator.Cli;
 /// <summary>
 /// Turns a train request into a run. Everything that can be refused is checked before anything is written (options,
 /// the run directory, the data, the node's ports), so bad input costs one line and leaves no half-made run behind;
+/// the run directory is owned (RunDirectoryLock) before anything in it is read or written and until the run ends;
 /// then the run directory and logs are prepared and the actors take over.
 /// </summary>
 public static class TrainRunner
