@@ -49,11 +49,14 @@ public sealed partial class RunDirectoryLock : IDisposable
         return owned;
     }
 
-    /// <summary>Names this process in the run directory. A convenience: where it cannot be written, the lock still holds.</summary>
+    /// <summary>
+    /// Names this process in the run directory. A convenience: where it cannot be written, the lock still holds.
+    /// Written in place, not synced to disk: it is gone at the owner's end, and a reader retries a half-written one.
+    /// </summary>
     private void Describe(string command)
     {
         var note = new OwnerNote(Environment.ProcessId, Environment.MachineName, command, DateTimeOffset.Now);
-        try { AtomicFile.WriteAllText(run.Owner, JsonSerializer.Serialize(note, Json) + "\n"); }
+        try { File.WriteAllText(run.Owner, JsonSerializer.Serialize(note, Json) + "\n"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* the refusal then names nobody */ }
     }
 
