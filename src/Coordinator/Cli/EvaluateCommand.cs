@@ -37,6 +37,7 @@ public static class EvaluateCommand
             var run = RunArgument.Existing(result.GetValue(Run));
             // The figures are appended to the run's metrics: a run that cannot take them is refused before the work.
             if (WritablePath.ForFile(run.Metrics) is { } unwritable) throw new UserError($"{run.Metrics}: {unwritable}");
+            using var owner = RunDirectoryLock.Take(run, "./vae evaluate", "wait for it to end");
             int perDigit = result.GetValue(PerDigit) ?? 100;
             if (perDigit > 1000) throw new UserError("--per-digit must be at most 1000");
             long seed = result.GetValue(Seed) ?? 1;

@@ -42,6 +42,7 @@ public static class ExploreCommand
             if (a == b) throw new UserError($"--from and --to are both {a}: the strip would show one digit {count} times; give two different digits");
             var dir = RunArgument.Existing(result.GetValue(run));
             var output = Output(result.GetValue(out_), dir, $"interpolate-{a}-{b}.png");
+            using var owner = OwnIfWritingIn(dir, output);
             using var trained = TrainedModel.Load(dir, message => new UserError(message));
             var model = trained.Model;
             using var test = TestSet(result.GetValue(data));
@@ -65,6 +66,7 @@ public static class ExploreCommand
         {
             var dir = RunArgument.Existing(result.GetValue(run));
             var output = Output(result.GetValue(out_), dir, "latent.png");
+            using var owner = OwnIfWritingIn(dir, output);
             using var trained = TrainedModel.Load(dir, message => new UserError(message));
             var model = trained.Model;
             using var test = TestSet(result.GetValue(data));
@@ -85,6 +87,7 @@ public static class ExploreCommand
         {
             var dir = RunArgument.Existing(result.GetValue(run));
             var output = Output(result.GetValue(out_), dir, "curves.png");
+            using var owner = OwnIfWritingIn(dir, output);
             var epochs = LossCurves.Read(dir.Metrics);
             LossCurves.Draw(epochs, output);
             Console.WriteLine($"wrote the loss curves of {epochs.Count} epochs to {output}");
@@ -110,6 +113,10 @@ public static class ExploreCommand
         var path = given ?? Path.Combine(run.Root, "explore", name);
         return WritablePath.ForFile(path) is { } problem ? throw new UserError($"--out {path}: {problem}") : path;
     }
+
+    /// <summary>A picture written into the run directory makes this command one of its writers: it must own it.</summary>
+    private static RunDirectoryLock? OwnIfWritingIn(RunDirectory run, string output) =>
+        run.Contains(output) ? RunDirectoryLock.Take(run, "./vae explore", "wait for it to end, or write the picture elsewhere with --out") : null;
 
     /// <summary>MNIST with a one-image training split: only the test images and their labels are wanted here.</summary>
     private static MnistDataset TestSet(string? dataDir) => MnistDataset.Load(dataDir ?? new TrainingOptions().DataDir, trainLimit: 1);

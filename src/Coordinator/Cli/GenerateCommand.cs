@@ -33,6 +33,10 @@ public static class GenerateCommand
             // Every destination is checked before anything is drawn, so a bad one leaves no file half-written behind.
             RequireFolder("--out", output);
             if (idx is not null) RequireFolder("--idx", idx);
+            // Digits drawn into the run directory make this command one of its writers: it must own it.
+            using var owner = run.Contains(output) || (idx is not null && run.Contains(idx))
+                ? RunDirectoryLock.Take(run, "./vae generate", "wait for it to end, or write the digits elsewhere with --out")
+                : null;
 
             using var trained = TrainedModel.Load(run, message => new UserError(message));
             if (trained.Model.Shape.Kind == ModelKind.Vae && digits is not null)

@@ -19,17 +19,23 @@ namespace VaeCluster.Coordinator.Cli;
 /// <summary>
 /// Turns a train request into a run. Everything that can be refused is checked before anything is written (options,
 /// the run directory, the data, the node's ports), so bad input costs one line and leaves no half-made run behind;
+/// the run directory is owned (RunDirectoryLock) before anything in it is read or written and until the run ends;
 /// then the run directory and logs are prepared and the actors take over.
 /// </summary>
 public static class TrainRunner
 {
-    /// <summary>What a run starts from: its options, the checkpoint to continue (null: step 0), and what was passed by.</summary>
-    private sealed record Start(TrainingOptions Options, Checkpoint? Checkpoint, RunDirectory Run, IReadOnlyList<string> SkippedCheckpoints);
+    /// <summary>
+    /// What a run starts from: its options, the checkpoint to continue (null: step 0), what was passed by, and the
+    /// lock on its directory (null: a new run's folder that does not exist yet, owned when it is made).
+    /// </summary>
+    private sealed record Start(TrainingOptions Options, Checkpoint? Checkpoint, RunDirectory Run, IReadOnlyList<string> SkippedCheckpoints,
+        RunDirectoryLock? Owner);
 
     public static async Task<int> RunAsync(TrainRequest request, CancellationToken cancel)
     {
         var start = request.Resume ? ForResume(request) : ForNewRun(request);
-        var (options, checkpoint, run, _) = start;
+        using var owner = start.Owner;
+        var (options, checkpoint, run, _, _) = start;
         // One process's maths for any worker layout is what --deterministic promises; bf16 rounds only what crosses
         // TCP (not shared memory, not one process), so the parameters would depend on where the workers run.
         if (options.Deterministic && request.Cluster?.Wire == WirePrecision.Bf16)
@@ -38,7 +44,10 @@ public static class TrainRunner
         // Bound before anything is written; let go just before the host binds them for good.
         using var ports = request.Cluster is { } cluster && !finished ? NodePorts.Hold(cluster, dataPlane: true) : null;
         using var data = MnistDataset.Load(options.DataDir, options.TrainLimit);
+        options = OnTheRunsData(options, data.Train.Sha256, run);
+        start = start with { Options = options };
         await using var watch = await StartWatch(request.Http, run, options); // listening before anything is written
+        using var ownerOfNewFolder = owner is null ? OwnForNewRun(run, request.Mode) : null;
         using var log = Prepare(start, request.Resume, watch);
         using var state = checkpoint is null
             ? TrainingState.Fresh(options, data.Train.Count)
@@ -68,17 +77,44 @@ public static class TrainRunner
         }
         catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
         {
-            log.Warning("Interrupted. Continue with: {ResumeCommand:l} --resume {Run}", ResumeCommand(request.Mode), run.Root);
+            log.Warning("Interrupted. Continue with: {ResumeCommand:l} --resume {Run}", CommandName(request.Mode), run.Root);
             return 130;
         }
     }
 
-    private static string ResumeCommand(RunMode mode) => mode switch
+    private static string CommandName(RunMode mode) => mode switch
     {
         RunMode.SingleProcess => "./vae train",
         RunMode.LocalCluster => "./vae train --cluster",
         _ => "./vae coordinator",
     };
+
+    /// <summary>
+    /// The run records the training data it learns from (their DataDigest); a resume must bring the same data, as a
+    /// worker node must (WorkerGateway): other images under the same step numbers would make it another run, silently.
+    /// A run that recorded none (older than the record) takes this data's from now on.
+    /// </summary>
+    private static TrainingOptions OnTheRunsData(TrainingOptions options, string sha256, RunDirectory run)
+    {
+        if (options.TrainDataSha256 is { } recorded && recorded != sha256)
+            throw new UserError($"--resume {run.Root}: the training data in {options.DataDir} differ from the run's (sha256 {Short(sha256)} here, {Short(recorded)} in the run); resume with the same --data");
+        return options with { TrainDataSha256 = sha256 };
+    }
+
+    private static string Short(string sha256) => sha256.Length > 12 ? sha256[..12] + ".." : sha256;
+
+    /// <summary>
+    /// Owns the folder of a new run (making it if missing), then checks that no run trained there: under the lock, so
+    /// that no other process can start one between the check and this run's first write.
+    /// </summary>
+    private static RunDirectoryLock OwnForNewRun(RunDirectory run, RunMode mode)
+    {
+        var owner = RunDirectoryLock.Take(run, CommandName(mode), "wait for it to end, or choose another --run");
+        // A new run here would add a second history to the old run's ledger and checkpoints.
+        if (!run.HoldsTraining) return owner;
+        owner.Dispose();
+        throw new UserError($"{run.Root} already holds a run; continue it with --resume {run.Root}, or choose another --run");
+    }
 
     private static async Task<RunWatch> StartWatch(DashboardAddress? http, RunDirectory run, TrainingOptions options)
     {
@@ -144,10 +180,8 @@ public static class TrainRunner
         if (NativeBf16.Refusal(options.Precision, request.CpuInfo ?? NativeBf16.ThisMachine) is string refused) throw new UserError(refused);
         var run = new RunDirectory(request.RunDir ?? RunDirectory.DefaultFor(DateTime.Now));
         if (run.WriteProblem("--run") is string unusable) throw new UserError(unusable);
-        // A new run here would add a second history to the old run's ledger and checkpoints.
-        if (run.HoldsTraining)
-            throw new UserError($"{run.Root} already holds a run; continue it with --resume {run.Root}, or choose another --run");
-        return new Start(options, null, run, []);
+        // A folder that exists is owned before it is looked into; one that does not is owned when it is made.
+        return new Start(options, null, run, [], Directory.Exists(run.Root) ? OwnForNewRun(run, request.Mode) : null);
     }
 
     private static Start ForResume(TrainRequest request)
@@ -157,6 +191,22 @@ public static class TrainRunner
         if (!Directory.Exists(run.Root))
             throw new UserError(File.Exists(run.Root) ? $"--resume {run.Root}: is a file, not a run directory" : $"{run.Root}: run directory not found");
         if (run.WriteProblem("--resume") is string unusable) throw new UserError(unusable);
+        // Owned before anything in it is read: a resume continues from what the last owner left, never from what a
+        // running one is writing (it would set aside the ledger lines that one goes on appending).
+        var owner = RunDirectoryLock.Take(run, CommandName(request.Mode), "wait for it to end, then resume it");
+        try
+        {
+            return ResumeFrom(request, run, owner);
+        }
+        catch
+        {
+            owner.Dispose();
+            throw;
+        }
+    }
+
+    private static Start ResumeFrom(TrainRequest request, RunDirectory run, RunDirectoryLock owner)
+    {
         var skipped = new List<string>();
         var checkpoint = new CheckpointStore(run.Checkpoints, keep: int.MaxValue).LoadNewestGood(skipped.Add);
         // Killed before its first checkpoint (or with none usable): the run starts again from step 0, as it was configured.
@@ -178,7 +228,7 @@ public static class TrainRunner
             throw new UserError($"--precision cannot change when resuming: {run.Root} trains in {PrecisionName.Of(saved.Precision)}; start a new run instead");
         if (options.Validate() is string problem) throw new UserError(problem);
         if (NativeBf16.Refusal(options.Precision, request.CpuInfo ?? NativeBf16.ThisMachine) is string refused) throw new UserError(refused);
-        return new Start(options, checkpoint, run, skipped);
+        return new Start(options, checkpoint, run, skipped, owner);
     }
 
     private static TrainingOptions SavedConfig(RunDirectory run)

@@ -14,6 +14,8 @@ public sealed record RunDirectory(string Root)
     public string Reconstructions => Path.Combine(Root, "reconstructions.png");
     public string Model => Path.Combine(Root, "model.safetensors");
     public string TensorBoard => Path.Combine(Root, "tensorboard");
+    /// <summary>Which process owns the run directory now (<see cref="RunDirectoryLock"/>); there only while one does.</summary>
+    public string Owner => Path.Combine(Root, "owner.json");
 
     public static string DefaultFor(DateTime now) => Path.Combine("runs", now.ToString("yyyyMMdd-HHmmss"));
 
@@ -34,6 +36,10 @@ public sealed record RunDirectory(string Root)
     /// <summary>Whether a run has trained here: a fresh run must not write over it (or add to its ledger).</summary>
     public bool HoldsTraining =>
         File.Exists(Ledger) || File.Exists(Metrics) || File.Exists(Model) || (Directory.Exists(Checkpoints) && Directory.EnumerateFileSystemEntries(Checkpoints).Any());
+
+    /// <summary>Whether <paramref name="path"/> lies inside this run directory (as written; links are not followed).</summary>
+    public bool Contains(string path) =>
+        Path.GetFullPath(path).StartsWith(Path.GetFullPath(Root).TrimEnd('/') + "/", StringComparison.Ordinal);
 
     public void Create()
     {

@@ -11,7 +11,8 @@ namespace VaeCluster.Logging;
 /// </summary>
 public static class LoggingSetup
 {
-    public const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}";
+    /// <summary>One line per event: an exception shows as its message, never as a stack trace (<see cref="LiveConsoleSink.OneLine"/>).</summary>
+    public const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{" + LiveConsoleSink.ExceptionInBrief + "}{NewLine}";
 
     /// <param name="forward">also hand every event to this sink (a worker node: to the coordinator, see LogForwardingQueue)</param>
     /// <param name="tap">also gets every event (the coordinator's run watcher reads the run's events from it)</param>

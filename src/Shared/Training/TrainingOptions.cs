@@ -57,6 +57,11 @@ public sealed record TrainingOptions
     public double OuterMomentum { get; init; } = 0.9;
     /// <summary>Defaults to the folder ./vae fetches MNIST into (it exports VAE_MNIST_DIR).</summary>
     public string DataDir { get; init; } = Environment.GetEnvironmentVariable("VAE_MNIST_DIR") ?? "data/mnist";
+    /// <summary>
+    /// The DataDigest of the training set the run learns from, recorded when it starts: a resume with other data is
+    /// refused. null in a run that began before it was recorded, and in options not yet tied to data.
+    /// </summary>
+    public string? TrainDataSha256 { get; init; }
 
     private static readonly JsonSerializerOptions Json = new()
     {

@@ -11,7 +11,7 @@ namespace VaeCluster.Tests.Cluster;
 [Collection(EndToEndCollection.Name)]
 public sealed class TrainingDataMismatchTests : IDisposable
 {
-    private const int TrainImages = 256, TestImages = 64; // the run's pictures take 32 test images
+    private const int TrainImages = 256;
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
     private readonly string work = Directory.CreateTempSubdirectory("vae-data-mismatch-").FullName;
 
@@ -23,10 +23,10 @@ public sealed class TrainingDataMismatchTests : IDisposable
         var pixels = new byte[TrainImages * IdxFile.ImagePixels];
         new Random(7).NextBytes(pixels);
         var labels = Enumerable.Range(0, TrainImages).Select(i => (byte)(i % 10)).ToArray();
-        string ours = WriteDataset("ours", pixels, labels);
+        string ours = TinyDataset.Write(Path.Combine(work, "ours"), pixels, labels);
         var reversed = Enumerable.Range(0, TrainImages).Reverse()
             .SelectMany(i => pixels.AsSpan(i * IdxFile.ImagePixels, IdxFile.ImagePixels).ToArray()).ToArray();
-        string theirs = WriteDataset("theirs", reversed, labels.Reverse().ToArray());
+        string theirs = TinyDataset.Write(Path.Combine(work, "theirs"), reversed, labels.Reverse().ToArray());
 
         using var nodes = new ClusterNodes(work, Path.Combine(work, "run"));
         var coordinator = nodes.StartCoordinator("--data", ours, "--workers", "1", "--epochs", "1");
@@ -47,15 +47,5 @@ public sealed class TrainingDataMismatchTests : IDisposable
         Assert.True(proper.WaitForExit(Patience) && proper.ExitCode == 0);
         proper.Dispose();
         stranger.Dispose();
-    }
-
-    private string WriteDataset(string name, byte[] trainPixels, byte[] trainLabels)
-    {
-        string dir = Directory.CreateDirectory(Path.Combine(work, name)).FullName;
-        IdxFile.WriteImages(Path.Combine(dir, MnistDataset.TrainImagesFile), trainPixels, TrainImages);
-        IdxFile.WriteLabels(Path.Combine(dir, MnistDataset.TrainLabelsFile), trainLabels);
-        IdxFile.WriteImages(Path.Combine(dir, MnistDataset.TestImagesFile), trainPixels[..(TestImages * IdxFile.ImagePixels)], TestImages);
-        IdxFile.WriteLabels(Path.Combine(dir, MnistDataset.TestLabelsFile), trainLabels[..TestImages]);
-        return dir;
     }
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using VaeCluster.Checkpoints;
 using VaeCluster.Coordinator.Run;
+using VaeCluster.Data;
 using Xunit;
 
 namespace VaeCluster.Tests.EndToEnd;
@@ -105,6 +106,74 @@ public sealed class ResumeTests(ShortDeterministicRun trained) : IClassFixture<S
         Assert.Equal(Enumerable.Range(0, Steps).Select(s => (long)s), StepLedger.Read(run.Ledger).Select(e => e.GlobalStep));
         Assert.Equal([6L, 7L], RedoneLines(run).Select(l => (long)l["step"]!));
     }
+
+    [Fact]
+    public void A_resume_with_other_training_data_is_refused_in_one_line_and_leaves_the_run_as_it_was()
+    {
+        var run = Copy("other-data");
+        File.Delete(run.Model); // a run that would go on training
+        string data = MnistWithOnePixelChanged("one-pixel");
+        var before = Contents(run);
+
+        var refused = CliProcess.Run(trained.Work, "train", "--resume", run.Root, "--epochs", "2", "--data", data);
+
+        Assert.True(refused.ExitCode == 2, refused.StdOut + refused.StdErr);
+        Assert.Equal("", refused.StdOut);
+        var line = Assert.Single(refused.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"error: --resume {run.Root}: the training data in {data} differ from the run's (sha256 ", line);
+        Assert.EndsWith("); resume with the same --data", line);
+        Assert.Equal(before, Contents(run)); // the ledger, config.json and checkpoints included, byte for byte
+    }
+
+    [Fact]
+    public void A_run_that_recorded_no_training_data_resumes_with_any_and_records_them_from_then_on()
+    {
+        var run = Copy("no-data-recorded");
+        // As a version from before the record left it: neither config.json nor a checkpoint names the data.
+        File.WriteAllText(run.Config, WithoutDataRecord(File.ReadAllText(run.Config)));
+        foreach (var path in Directory.GetFiles(run.Checkpoints))
+        {
+            var checkpoint = CheckpointFormat.Load(path);
+            CheckpointFormat.Save(path, checkpoint with { ConfigJson = WithoutDataRecord(checkpoint.ConfigJson) });
+            checkpoint.DisposeTensors();
+        }
+        string data = MnistWithOnePixelChanged("one-pixel-old-run");
+
+        var resumed = CliProcess.Run(trained.Work, "train", "--resume", run.Root, "--data", data);
+
+        Assert.True(resumed.ExitCode == 0, resumed.StdOut + resumed.StdErr);
+        using var now = MnistDataset.Load(data, trainLimit: 1);
+        Assert.Equal(now.Train.Sha256, (string?)JsonNode.Parse(File.ReadAllText(run.Config))!["train_data_sha256"]);
+    }
+
+    private static string WithoutDataRecord(string configJson)
+    {
+        var config = JsonNode.Parse(configJson)!.AsObject();
+        Assert.True(config.Remove("train_data_sha256"), "the run recorded no training data: " + configJson);
+        return config.ToJsonString();
+    }
+
+    /// <summary>A copy of MNIST whose training images differ from it in one pixel.</summary>
+    private string MnistWithOnePixelChanged(string name)
+    {
+        var copy = Directory.CreateDirectory(Path.Combine(trained.Work, name)).FullName;
+        foreach (var f in Directory.GetFiles(TestData.MnistDir)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        var images = Path.Combine(copy, MnistDataset.TrainImagesFile);
+        Assert.True(File.Exists(images), $"{images}: expected MNIST's raw IDX files in {TestData.MnistDir}");
+        using (var file = new FileStream(images, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = 16 + 28 * 14 + 14; // past the IDX header: the first image's centre
+            int pixel = file.ReadByte();
+            file.Position--;
+            file.WriteByte((byte)(pixel ^ 0x01));
+        }
+        return copy;
+    }
+
+    /// <summary>Every file of the run by its path, with a digest of its bytes.</summary>
+    private static SortedDictionary<string, string> Contents(RunDirectory run) => new(
+        Directory.GetFiles(run.Root, "*", SearchOption.AllDirectories).ToDictionary(
+            f => Path.GetRelativePath(run.Root, f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f)))));
 
     private RunDirectory Copy(string name)
     {
