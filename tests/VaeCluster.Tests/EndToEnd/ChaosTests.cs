@@ -28,7 +28,7 @@ public sealed class ChaosTests : IDisposable
 
         string secret = Path.Combine(work, "cluster.secret"), other = Path.Combine(work, "other.secret");
         File.WriteAllText(secret, "correct horse battery staple\n");
-        File.WriteAllText(other, "Tr0ub4dor&3\n");
+        File.WriteAllText(other, "Tr0ub4dor&3 is not the secret\n");
         using var nodes = new ClusterNodes(work, Path.Combine(work, "chaos"));
         var coordinator = nodes.StartCoordinator(["--workers", "3", "--secret-file", secret, .. common]);
         var output = Collect(coordinator);
