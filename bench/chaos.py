@@ -78,7 +78,7 @@ def main():
     rng = random.Random(a.seed)
     with tempfile.TemporaryDirectory(prefix='vae-chaos-') as work:
         secret, other = os.path.join(work, 'cluster.secret'), os.path.join(work, 'other.secret')
-        open(secret, 'w').write('correct horse battery staple\n'); open(other, 'w').write('Tr0ub4dor&3\n')
+        open(secret, 'w').write('correct horse battery staple\n'); open(other, 'w').write('Tr0ub4dor&3 is not the secret\n')
         calm = one_run(a, work, 'undisturbed', secret, other, chaos=False, rng=rng)
         runs = [one_run(a, work, f'chaos{i + 1}', secret, other, chaos=True, rng=rng) for i in range(a.runs)]
     for r in runs: r['time_added_s'] = round(r['wall_s'] - calm['wall_s'], 1)

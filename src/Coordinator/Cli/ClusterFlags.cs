@@ -86,16 +86,23 @@ public static class ClusterFlags
     private static T? Value<T>(ParseResult result, Option<T> option) =>
         result.CommandResult.Command.Options.Contains(option) ? result.GetValue(option) : default;
 
-    /// <summary>The secret itself (Secret) or the file that holds it (SecretFile, what --secret-file sets).</summary>
+    /// <summary>
+    /// The secret itself (Secret) or the file that holds it (SecretFile, what --secret-file sets). A file others can
+    /// read is a warning on stderr, before any log exists: the run works, and the operator sees how to close it.
+    /// </summary>
     private static string? Secret(IConfiguration section)
     {
         if (section["SecretFile"] is { } file)
         {
-            if (!File.Exists(file)) throw new UserError($"--secret-file {file}: file not found");
-            var text = File.ReadAllText(file).Trim();
-            return text.Length > 0 ? text : throw new UserError($"--secret-file {file}: the file is empty");
+            var reading = VaeCluster.Cluster.SecretFile.Read(file);
+            if (reading.Warning is { } warning) Console.Error.WriteLine($"warning: {warning}");
+            return reading.Secret ?? throw new UserError(reading.Problem!);
         }
-        return section["Secret"] is { Length: > 0 } secret ? secret : null;
+        if (section["Secret"] is not { Length: > 0 } secret) return null;
+        var variable = $"{ClusterDefaults.EnvironmentPrefix}{ClusterDefaults.Section.ToUpperInvariant()}__SECRET";
+        return ClusterSecret.Weakness(secret) is { } weak
+            ? throw new UserError($"{variable} (or {ClusterDefaults.Section}:Secret in appsettings.json): {weak} (make one with: openssl rand -hex 32)")
+            : secret;
     }
 
     /// <summary>

@@ -11,8 +11,8 @@ public static class NumberOption
 {
     private delegate bool TryParse<T>(string text, out T value);
 
-    public static Option<int?> Whole(string name, string description, int minimum) =>
-        Create<int>(name, description, minimum, (string s, out int v) => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out v), "a whole number");
+    public static Option<int?> Whole(string name, string description, int minimum, int? maximum = null) =>
+        Create<int>(name, description, minimum, (string s, out int v) => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out v), "a whole number", maximum);
 
     public static Option<long?> Long(string name, string description) =>
         Create<long>(name, description, long.MinValue, (string s, out long v) => long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out v), "a whole number");

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using VaeCluster.Cluster;
+using VaeCluster.Coordinator.Cluster;
 using VaeCluster.Coordinator.Web;
 using VaeCluster.DataPlane;
 using VaeCluster.Model;
@@ -70,6 +71,10 @@ public static class TrainCommand
         Description = "Run the workers as separate processes on this machine, joined over Akka.Cluster on loopback, instead of as actors in this process.",
     };
 
+    private static readonly Option<int?> MaxRestarts = NumberOption.Whole("--max-restarts",
+        $"With --cluster: how many times a worker process that dies is started again, 1 s, 2 s, 4 s ... after it died (default {LocalWorkerProcesses.DefaultMaxRestarts}; 0: never).",
+        0, maximum: 100);
+
     /// <summary>Loopback and free ports: a local cluster needs no choices and cannot clash with another run.</summary>
     private static readonly ClusterSettings LocalCluster = new() { Host = "127.0.0.1", Port = 0, DataPort = 0, Wire = WirePrecision.Fp32 };
 
@@ -84,7 +89,7 @@ public static class TrainCommand
     {
         var command = new Command("train", "Train the VAE: by default coordinator and workers are actors in this process; with --cluster, workers are separate processes.")
         {
-            Cluster, ClusterFlags.Transport, ClusterFlags.Wire,
+            Cluster, ClusterFlags.Transport, ClusterFlags.Wire, MaxRestarts,
         };
         return WithTrainingFlags(command, result => result.GetValue(Cluster) ? RunMode.LocalCluster : RunMode.SingleProcess);
     }
@@ -116,6 +121,9 @@ public static class TrainCommand
             var runMode = mode(result);
             if (runMode == RunMode.SingleProcess && ClusterFlags.DataPlaneFlagGiven(result) is { } flag)
                 throw new UserError($"{flag} sets how a cluster's workers get their tensors, and this run has none; add --cluster, or leave {flag} out");
+            int? maxRestarts = result.CommandResult.Command.Options.Contains(MaxRestarts) ? result.GetValue(MaxRestarts) : null;
+            if (runMode == RunMode.SingleProcess && maxRestarts is not null)
+                throw new UserError("--max-restarts starts dead worker processes again, and this run has none; add --cluster, or leave --max-restarts out");
             int? configuredWorkers = runMode == RunMode.CoordinatorNode ? ClusterFlags.Workers(result) : null;
             var request = new TrainRequest(
                 Overrides: options => Apply(result, configuredWorkers is int n ? options with { Workers = n } : options),
@@ -123,6 +131,7 @@ public static class TrainCommand
                 Resume: resume is not null,
                 Mode: runMode,
                 Http: http,
+                MaxRestarts: maxRestarts ?? LocalWorkerProcesses.DefaultMaxRestarts,
                 Cluster: runMode switch
                 {
                     RunMode.LocalCluster => ClusterFlags.WithDataPlaneFlags(result, LocalCluster with { Secret = ClusterSecret.NewSecret() }),
@@ -163,10 +172,12 @@ public static class TrainCommand
 }
 
 /// <summary>What the user asked for: how to change the options, where the run lives, whether it continues, and how the
-/// coordinator and workers are laid out. <paramref name="CpuInfo"/> reads /proc/cpuinfo (tests pass another CPU's).</summary>
+/// coordinator and workers are laid out. <paramref name="CpuInfo"/> reads /proc/cpuinfo (tests pass another CPU's).
+/// <paramref name="MaxRestarts"/>: how often a local cluster starts a dead worker process again (--max-restarts).</summary>
 public sealed record TrainRequest(
     Func<TrainingOptions, TrainingOptions> Overrides, string? RunDir, bool Resume,
-    RunMode Mode = RunMode.SingleProcess, ClusterSettings? Cluster = null, DashboardAddress? Http = null, Func<string>? CpuInfo = null);
+    RunMode Mode = RunMode.SingleProcess, ClusterSettings? Cluster = null, DashboardAddress? Http = null, Func<string>? CpuInfo = null,
+    int MaxRestarts = LocalWorkerProcesses.DefaultMaxRestarts);
 
 public enum RunMode
 {

@@ -71,7 +71,8 @@ public static class TrainRunner
             var outcome = request.Mode == RunMode.SingleProcess
                 ? await SingleProcessHost.RunAsync(state, recorder, data, plan, log, stop.Token)
                 : await ClusterCoordinatorHost.RunAsync(state, recorder, data.Train, request.Cluster!,
-                    localWorkers: request.Mode == RunMode.LocalCluster ? options.Workers : 0, plan, log, stop.Token);
+                    localWorkers: request.Mode == RunMode.LocalCluster ? new LocalWorkers(options.Workers, request.MaxRestarts, options.MinWorkers) : null,
+                    plan, log, stop.Token);
             log.Information("Coordinator peak memory {PeakMemoryMb} MB", ProcessMemory.PeakMegabytes());
             return outcome.Succeeded ? 0 : 1;
         }

@@ -21,7 +21,8 @@ namespace VaeCluster.Coordinator.Cluster;
 /// Cluster mode, coordinator node: the same CoordinatorActor as in single-process mode, in an ActorSystem that is
 /// the cluster's seed. Workers join over Akka.Cluster, are admitted by the WorkerGateway and appear to the
 /// coordinator as WorkerLinks, which move parameters and gradients over the data plane.
-/// With <paramref name="localWorkers"/> &gt; 0 (./vae train --cluster) it also starts that many worker processes here.
+/// With <paramref name="localWorkers"/> (./vae train --cluster) it also starts that many worker processes here, and
+/// starts again those that die.
 /// </summary>
 public static class ClusterCoordinatorHost
 {
@@ -31,7 +32,7 @@ public static class ClusterCoordinatorHost
     private static readonly TimeSpan StepBoundaryDeadline = TimeSpan.FromSeconds(10);
 
     public static async Task<TrainingFinished> RunAsync(TrainingState state, RunRecorder recorder, MnistSplit train,
-        ClusterSettings settings, int localWorkers, WatchPlan watch, ILogger log, CancellationToken cancel)
+        ClusterSettings settings, LocalWorkers? localWorkers, WatchPlan watch, ILogger log, CancellationToken cancel)
     {
         var outcome = new TaskCompletionSource<TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
         var layout = TensorLayout.Of(state.Parameters);
@@ -67,23 +68,29 @@ public static class ClusterCoordinatorHost
         log.Information("Coordinator node up at {Address}; seed for workers: --seed {Seed}; data plane on port {DataPort}; waiting for {Workers} workers",
             cluster.SelfAddress, seed, dataPlane.Port, state.Options.Workers);
 
-        using var workers = localWorkers > 0
-            ? LocalWorkerProcesses.Start(localWorkers, seed, state.Options.DataDir, recorder.Directory.Logs, settings.Secret, log)
+        using var workers = localWorkers is not null
+            ? LocalWorkerProcesses.Start(localWorkers, seed, state.Options.DataDir, recorder.Directory.Logs, settings.Secret, log, cancel)
             : null;
+        if (workers is not null) system.ActorOf(FirstStepListener.Props(workers.TrainingStarted), "first-step");
+        string resume = localWorkers is not null ? $"./vae train --cluster --resume {recorder.Directory.Root}" : $"./vae coordinator --resume {recorder.Directory.Root}";
         try
         {
-            var ended = await Task.WhenAny(outcome.Task, system.WhenTerminated).WaitAsync(cancel);
+            var tooFewWorkers = workers?.TooFewLeft ?? new TaskCompletionSource<string>().Task;
+            var ended = await Task.WhenAny(outcome.Task, system.WhenTerminated, tooFewWorkers).WaitAsync(cancel);
             if (ended == outcome.Task) return outcome.Task.Result;
-            // Removed from its own cluster anyway (downed, or its ActorSystem ended): the actors, the coordinator
-            // among them, have stopped between two messages, so no checkpoint is being written; the run goes on
-            // from the last one.
-            string resume = localWorkers > 0 ? $"./vae train --cluster --resume {recorder.Directory.Root}" : $"./vae coordinator --resume {recorder.Directory.Root}";
-            string message = $"the coordinator's cluster node was removed at step {state.Cursor.GlobalStep}; continue from its last checkpoint with: {resume}";
+            string message = ended == tooFewWorkers
+                // Stopped at the step boundary below, with a checkpoint there, as on SIGTERM.
+                ? $"{tooFewWorkers.Result}; continue from the last checkpoint with: {resume}"
+                // Removed from its own cluster anyway (downed, or its ActorSystem ended): the actors, the coordinator
+                // among them, have stopped between two messages, so no checkpoint is being written; the run goes on
+                // from the last one.
+                : $"the coordinator's cluster node was removed at step {state.Cursor.GlobalStep}; continue from its last checkpoint with: {resume}";
             log.Error("Training stopped: {Reason}", message);
             return new TrainingFinished(false, message);
         }
         finally
         {
+            workers?.StopRestarting(); // before the Bye: the workers it ends are not to be started again
             string reason = outcome.Task.IsCompletedSuccessfully ? "training finished" : "the coordinator is stopping";
             if (!system.WhenTerminated.IsCompleted)
             {

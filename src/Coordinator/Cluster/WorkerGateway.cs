@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Akka;
 using Akka.Actor;
+using Akka.Cluster;
 using Serilog;
 using VaeCluster.Cluster;
 using VaeCluster.DataPlane;
@@ -11,7 +12,8 @@ namespace VaeCluster.Coordinator.Cluster;
 /// <summary>
 /// Where worker nodes knock: it answers JoinTraining with a data-plane address and a one-time token, admits the
 /// connection that presents the token, and gives each admitted worker a WorkerLink that the coordinator then
-/// sees as one more worker.
+/// sees as one more worker. A worker's name is its identity in the run (ledger, logs, shard owners), so a name held
+/// by a live node is refused to any other; a node that is gone, or the same node coming back, takes it over.
 /// </summary>
 public sealed class WorkerGateway : ReceiveActor
 {
@@ -19,11 +21,14 @@ public sealed class WorkerGateway : ReceiveActor
 
     private sealed record Pending(string WorkerId, int Actors, IActorRef Node, SharedTensorRegion? Gradients, int GradientSlots);
 
+    /// <summary>Who holds a worker name: its link here, the worker node's actor that joined, and where that node is.</summary>
+    private sealed record Holder(IActorRef Link, IActorRef Node, string Where);
+
     private readonly IActorRef coordinator;
     private readonly GatewaySettings settings;
     private readonly ILogger log;
     private readonly Dictionary<string, Pending> pending = new();
-    private readonly Dictionary<string, IActorRef> links = new();
+    private readonly Dictionary<string, Holder> links = new();
     private readonly RefusalLog refusals;
     /// <summary>The TCP links' turns at sending parameters (one coordinator, one outgoing link to share).</summary>
     private readonly SendTurns sendTurns = new();
@@ -41,12 +46,12 @@ public sealed class WorkerGateway : ReceiveActor
         Receive<SayGoodbye>(bye =>
         {
             // Answers once every link has sent its Bye, so the node can shut down without cutting one short.
-            var said = links.Values.Select(link => link.Ask<Done>(bye, TimeSpan.FromSeconds(5)));
+            var said = links.Values.Select(holder => holder.Link.Ask<Done>(bye, TimeSpan.FromSeconds(5)));
             Task.WhenAll(said).ContinueWith(_ => Done.Instance).PipeTo(Sender);
         });
         Receive<Terminated>(gone =>
         {
-            foreach (var id in links.Where(l => l.Value.Equals(gone.ActorRef)).Select(l => l.Key).ToList()) links.Remove(id);
+            foreach (var id in links.Where(l => l.Value.Link.Equals(gone.ActorRef)).Select(l => l.Key).ToList()) links.Remove(id);
         });
     }
 
@@ -73,6 +78,11 @@ public sealed class WorkerGateway : ReceiveActor
         if (join.TrainDataSha256 != settings.TrainDataSha256)
         {
             Refuse(join, $"worker {join.WorkerId}'s training data differ from the coordinator's (sha256 {Short(join.TrainDataSha256)} vs {Short(settings.TrainDataSha256)}); give both the same --data");
+            return;
+        }
+        if (NameTaken(join.WorkerId, Sender) is { } taken)
+        {
+            Refuse(join, taken);
             return;
         }
         string token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
@@ -115,8 +125,18 @@ public sealed class WorkerGateway : ReceiveActor
             connected.Channel.Dispose();
             return;
         }
-        // A worker that reconnects replaces its old link; the coordinator reassigns whatever the old one held.
-        if (links.Remove(hello.WorkerId, out var old)) Context.Stop(old);
+        // Two joins under one name may both have been offered the data plane before either connected.
+        if (NameTaken(hello.WorkerId, admitted.Node) is { } taken)
+        {
+            log.ForContext("Worker", hello.WorkerId).Warning("Refused a worker: {Reason}", taken);
+            TrySend(connected.Channel, new RefusedFrame(taken));
+            connected.Channel.Dispose();
+            admitted.Gradients?.Dispose();
+            return;
+        }
+        // A worker that reconnects, or replaces one that is gone, takes over the old link; the coordinator reassigns
+        // whatever the old one held.
+        if (links.Remove(hello.WorkerId, out var old)) Context.Stop(old.Link);
         ITransportToNode transport = hello.SharedMemory && admitted.Gradients is not null
             ? new SharedMemoryTransportToNode(connected.Channel, settings.Layout, settings.Parameters!, admitted.Gradients, admitted.GradientSlots)
             : new TcpTransportToNode(connected.Channel, settings.Layout, PayloadCodec.For(settings.Wire), sendTurns);
@@ -129,9 +149,34 @@ public sealed class WorkerGateway : ReceiveActor
         string host = admitted.Node.Path.Address.Host ?? connected.Channel.Remote;
         var link = Context.ActorOf(WorkerLink.Props(hello.WorkerId, admitted.Actors, host, transport, coordinator, admitted.Node, log), $"link-{++linksCreated}");
         Context.Watch(link);
-        links[hello.WorkerId] = link;
+        var address = admitted.Node.Path.Address;
+        links[hello.WorkerId] = new Holder(link, admitted.Node, address.HasGlobalScope ? $"{address.Host}:{address.Port}" : connected.Channel.Remote);
         log.Information("Worker node {Worker} with {Actors} workers connected its data plane from {Remote} ({Transport}); values as {Wire}",
             hello.WorkerId, admitted.Actors, connected.Channel.Remote, transport.Description, WirePrecisionName.Of(transport.Precision));
+    }
+
+    /// <summary>
+    /// Why <paramref name="workerId"/> cannot go to the node <paramref name="joiner"/>, or null. The name is taken
+    /// while its holder is live: its link here is up, and its node a member the cluster can reach. Not by the
+    /// joiner's own node coming back: the same actor, or a new process on the same host and port (its predecessor's
+    /// port is free, so the predecessor is gone, whatever the failure detector has yet to notice).
+    /// </summary>
+    private string? NameTaken(string workerId, IActorRef joiner)
+    {
+        if (!links.TryGetValue(workerId, out var holder) || holder.Node.Equals(joiner)) return null;
+        var node = holder.Node.Path.Address;
+        if (node.HasGlobalScope && node.Equals(joiner.Path.Address)) return null;
+        if (!IsLiveMember(node)) return null;
+        return $"worker name {workerId} is taken by a live node at {holder.Where}; give each worker its own --name";
+    }
+
+    /// <summary>Whether the cluster counts this node as up and reachable (always, outside a cluster: the tests' local system).</summary>
+    private bool IsLiveMember(Address node)
+    {
+        if (((ExtendedActorSystem)Context.System).Provider is not Akka.Cluster.ClusterActorRefProvider) return true;
+        var state = Akka.Cluster.Cluster.Get(Context.System).State;
+        return state.Members.Any(m => m.Address.Equals(node) && m.Status is MemberStatus.Up or MemberStatus.WeaklyUp or MemberStatus.Joining)
+               && !state.Unreachable.Any(m => m.Address.Equals(node));
     }
 
     protected override void PostStop()

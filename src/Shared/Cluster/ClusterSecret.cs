@@ -9,6 +9,17 @@ namespace VaeCluster.Cluster;
 /// </summary>
 public static class ClusterSecret
 {
+    /// <summary>
+    /// The shortest secret taken. The secret also keys the cluster's TLS (ClusterTransportKey), so a short one could
+    /// be guessed offline from one overheard handshake; 16 bytes is what a guess cannot reach.
+    /// </summary>
+    public const int MinBytes = 16;
+
+    /// <summary>Why a secret is too weak to use, phrased for a user, or null.</summary>
+    public static string? Weakness(string secret) => Encoding.UTF8.GetByteCount(secret) is var bytes && bytes < MinBytes
+        ? $"the secret is {bytes} bytes; a cluster secret needs at least {MinBytes}"
+        : null;
+
     /// <summary>The proof a worker sends: HMAC-SHA256(secret, nonce ‖ worker id ‖ token), hex; empty without a secret.</summary>
     public static string Prove(string? secret, byte[] nonce, string workerId, string token)
     {

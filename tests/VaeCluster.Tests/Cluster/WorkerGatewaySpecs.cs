@@ -179,6 +179,70 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
         coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // never reaches the coordinator
     }
 
+    [Fact]
+    public void Refuses_a_second_live_worker_under_a_taken_name_and_gives_the_name_to_it_once_the_holder_is_gone()
+    {
+        var (channel, link) = Admit("w1");
+        Watch(link);
+        var twin = CreateTestProbe();
+        twin.Send(gateway, Join("w1"));
+        Assert.Matches(@"^worker name w1 is taken by a live node at 127\.0\.0\.1:\d+; give each worker its own --name$", twin.ExpectMsg<JoinRefused>().Reason);
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // the holder keeps its place
+
+        channel.Dispose(); // the holder dies: its data plane ends, and its link with it
+        ExpectTerminated(link);
+        AwaitAssert(() =>
+        {
+            twin.Send(gateway, Join("w1"));
+            twin.ExpectMsg<DataPlaneOffer>(TimeSpan.FromSeconds(1));
+        }, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public void Refuses_the_data_plane_to_the_second_of_two_workers_offered_the_same_name()
+    {
+        var first = CreateTestProbe();
+        var second = CreateTestProbe();
+        first.Send(gateway, Join("w1"));
+        var firstOffer = first.ExpectMsg<DataPlaneOffer>();
+        second.Send(gateway, Join("w1")); // before the first connected: nobody holds the name yet
+        var secondOffer = second.ExpectMsg<DataPlaneOffer>();
+
+        using var holder = ConnectDataPlane("w1", firstOffer);
+        Assert.IsType<WelcomeFrame>(holder.Receive().Message);
+        using var twin = ConnectDataPlane("w1", secondOffer);
+        Assert.Contains("worker name w1 is taken by a live node", Assert.IsType<RefusedFrame>(twin.Receive().Message).Reason);
+        coordinator.ExpectMsg<RegisterWorker>();
+        coordinator.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public void A_node_that_joins_again_under_its_own_name_takes_over_from_its_old_link()
+    {
+        var node = CreateTestProbe();
+        var (channel, link) = Admit("w1", node: node);
+        using var _ = channel;
+        Watch(link);
+        node.Send(gateway, Join("w1"));
+        using var again = ConnectDataPlane("w1", node.ExpectMsg<DataPlaneOffer>());
+        Assert.IsType<WelcomeFrame>(again.Receive().Message);
+        ExpectTerminated(link); // replaced: the coordinator reassigns what the old link held
+        Assert.Equal("w1", coordinator.ExpectMsg<RegisterWorker>().WorkerId);
+    }
+
+    private static JoinTraining Join(string workerId, int actors = 1) =>
+        new(workerId, JoinTraining.CurrentProtocol, TrainSamples, DataSha256, actors);
+
+    /// <summary>Connects to the offered data plane and says Hello with the offer's token and the secret's proof.</summary>
+    private static FrameChannel ConnectDataPlane(string workerId, DataPlaneOffer offer)
+    {
+        var channel = FrameChannel.Connect(offer.Host, offer.Port, TimeSpan.FromSeconds(5));
+        channel.SetReceiveTimeout(TimeSpan.FromSeconds(10));
+        var challenge = Assert.IsType<ChallengeFrame>(channel.Receive().Message);
+        channel.Send(new HelloFrame(workerId, offer.Token, Proof: ClusterSecret.Prove(Secret, challenge.Nonce, workerId, offer.Token)));
+        return channel;
+    }
+
     /// <summary>An admitted, accepted link that has sent one single-sample shard of <paramref name="step"/>; the test watches it.</summary>
     private (FrameChannel Channel, IActorRef Link) AdmitWithShardOutstanding(long step)
     {
@@ -191,15 +255,11 @@ public sealed class WorkerGatewaySpecs : TestKit, IDisposable
     }
 
     /// <summary>Joins like a worker node does and connects the data plane; returns the connection and the new link.</summary>
-    private (FrameChannel Channel, IActorRef Link) Admit(string workerId, int actors = 1)
+    private (FrameChannel Channel, IActorRef Link) Admit(string workerId, int actors = 1, Akka.TestKit.TestProbe? node = null)
     {
-        var node = CreateTestProbe();
-        node.Send(gateway, new JoinTraining(workerId, JoinTraining.CurrentProtocol, TrainSamples, DataSha256, actors));
-        var offer = node.ExpectMsg<DataPlaneOffer>();
-        var channel = FrameChannel.Connect(offer.Host, offer.Port, TimeSpan.FromSeconds(5));
-        channel.SetReceiveTimeout(TimeSpan.FromSeconds(10));
-        var challenge = Assert.IsType<ChallengeFrame>(channel.Receive().Message);
-        channel.Send(new HelloFrame(workerId, offer.Token, Proof: ClusterSecret.Prove(Secret, challenge.Nonce, workerId, offer.Token)));
+        node ??= CreateTestProbe();
+        node.Send(gateway, Join(workerId, actors));
+        var channel = ConnectDataPlane(workerId, node.ExpectMsg<DataPlaneOffer>());
         var welcome = Assert.IsType<WelcomeFrame>(channel.Receive().Message);
         Assert.True(TensorLayout.SameAs(TensorLayout.Of(master.NamedParameters()), welcome.Layout));
         var register = coordinator.ExpectMsg<RegisterWorker>();

@@ -139,6 +139,10 @@ public sealed class KubernetesManifestTests
             var volume = PodSpec(workload).Seq("volumes").Maps().Single(v => v.Get("secret") is not null);
             Assert.Equal("vae-cluster-tls", volume.Map("secret").Text("secretName"));
             Assert.Equal("true", volume.Map("secret").Text("optional"));
+            // It holds the private key: readable by the pod's own group (fsGroup, the image's user), no one else.
+            Assert.Equal("0440", volume.Map("secret").Text("defaultMode"));
+            var security = PodSpec(workload).Map("securityContext");
+            Assert.Equal(security.Text("runAsGroup"), security.Text("fsGroup"));
             var mount = Container(workload).Seq("volumeMounts").Maps().Single(m => m.Text("name") == volume.Text("name"));
             Assert.Equal("true", mount.Text("readOnly"));
             Assert.Contains($"if [ -f {mount.Text("mountPath")}/cluster.pfx ]", script);

@@ -88,6 +88,9 @@ public sealed class BadInputTests : IDisposable
         { "", "train --sync-every 4 --outer-momentum 1", "--outer-momentum must be below 1" },
         { "", "train --sync-every 4 --outer-lr 0", "--outer-lr must be greater than 0" },
         { "", "train --precision fp16", "--precision expects fp32 or bf16" },
+        { "", "train --cluster --max-restarts 101", "--max-restarts must be at most 100" },
+        { "", "train --cluster --max-restarts -1", "--max-restarts must be at least 0" },
+        { "", "train --max-restarts 2", "--max-restarts starts dead worker processes again, and this run has none; add --cluster" },
         { "", "generate --count 0", "--count must be at least 1" },
         { "", "worker --seed 127.0.0.1:4053 --console-level loud", "--console-level must be" },
         { "", "explore", "give a command: interpolate, latent, curves" },
@@ -107,6 +110,12 @@ public sealed class BadInputTests : IDisposable
         { "", "worker --seed 127.0.0.1:4053 --tls-cert cert.pem", "--tls-cert cert.pem: not a PKCS#12" },
         { """{"Cluster": {"TlsPassword": "wrong"}}""", "coordinator --tls-cert cluster.pfx", "the password does not open it" },
         { """{"Cluster": {"Port": 5,""", "coordinator", "appsettings.json is not valid JSON" },
+        // the cluster secret: one short line in a regular file, or one long enough
+        { "", "coordinator --secret-file /dev/zero", "--secret-file /dev/zero: is not a regular file" },
+        { "", "worker --seed 127.0.0.1:4053 --secret-file /dev/zero", "--secret-file /dev/zero: is not a regular file" },
+        { "", "coordinator --secret-file emptyrun", "--secret-file emptyrun: is a directory" },
+        { "", "coordinator --secret-file afile", "--secret-file afile: the secret is 9 bytes; a cluster secret needs at least 16" },
+        { """{"Cluster": {"Secret": "short"}}""", "coordinator", "the secret is 5 bytes; a cluster secret needs at least 16" },
         { """{"Cluster": {"Port": 5,""", "worker --seed 127.0.0.1:4053", "appsettings.json is not valid JSON" },
         // the worker's own files
         { "", "worker --seed 127.0.0.1:4053 --log-dir afile", "--log-dir afile: is a file" },
@@ -142,6 +151,27 @@ public sealed class BadInputTests : IDisposable
         Assert.StartsWith("error: ", lines[0]);
         Assert.Contains(Fill(expected), lines[0]);
         Assert.Equal(before, Listing()); // no run directory, config.json, logs/ or latest link
+    }
+
+    [Fact]
+    public void Should_refuse_a_device_as_the_secret_file_at_once_in_one_line()
+    {
+        // It used to read /dev/zero until memory ran out: the answer must come as fast as any other refusal.
+        var clock = Stopwatch.StartNew();
+        var result = CliProcess.Run(work, "coordinator", "--secret-file", "/dev/zero");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
+        Assert.Equal(UserError.ExitCode, result.ExitCode);
+        Assert.Equal(["error: --secret-file /dev/zero: is not a regular file (a device, FIFO or socket); put the secret in a file of its own"],
+            result.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Empty(Listing());
+    }
+
+    [Fact]
+    public void Should_refuse_a_short_secret_from_the_environment_in_one_line()
+    {
+        var result = CliProcess.Run(work, [("VAE_CLUSTER__SECRET", "hunter2")], "worker", "--seed", "127.0.0.1:4053");
+        AssertOneLineError(result, "VAE_CLUSTER__SECRET", "the secret is 7 bytes; a cluster secret needs at least 16");
+        Assert.Empty(Listing()); // not even the worker's logs/ folder
     }
 
     /// <summary>The working directory's fixtures; returns whether ro/ could be made read-only (root needs chattr +i).</summary>

@@ -9,9 +9,12 @@ public static class CliProcess
 
     public static string Cli => Path.Combine(AppContext.BaseDirectory, "vae.dll");
 
-    public static Result Run(string workingDirectory, params string[] args)
+    public static Result Run(string workingDirectory, params string[] args) => Run(workingDirectory, [], args);
+
+    /// <summary>Runs the CLI with these variables added to its environment.</summary>
+    public static Result Run(string workingDirectory, (string Name, string Value)[] environment, params string[] args)
     {
-        using var process = Start(workingDirectory, args);
+        using var process = Start(workingDirectory, environment, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
@@ -23,12 +26,15 @@ public static class CliProcess
     }
 
     /// <summary>Starts the CLI without waiting; the caller reads its redirected output and disposes it.</summary>
-    public static Process Start(string workingDirectory, params string[] args)
+    public static Process Start(string workingDirectory, params string[] args) => Start(workingDirectory, [], args);
+
+    private static Process Start(string workingDirectory, (string Name, string Value)[] environment, string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Cli);
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment["VAE_MNIST_DIR"] = TestData.MnistDir;
+        foreach (var (name, value) in environment) start.Environment[name] = value;
         return Process.Start(start)!;
     }
 }

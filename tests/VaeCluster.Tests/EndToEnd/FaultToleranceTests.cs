@@ -142,7 +142,7 @@ public sealed class FaultToleranceTests : IDisposable
     {
         string right = Path.Combine(work, "right.secret"), wrong = Path.Combine(work, "wrong.secret");
         File.WriteAllText(right, "correct horse battery staple\n");
-        File.WriteAllText(wrong, "Tr0ub4dor&3\n");
+        File.WriteAllText(wrong, "Tr0ub4dor&3 is not the secret\n");
         using var nodes = new ClusterNodes(work, Path.Combine(work, "run"));
         var coordinator = nodes.StartCoordinator("--workers", "1", "--epochs", "1", "--train-limit", "1280", "--secret-file", right);
         var intruder = nodes.StartWorker("intruder", "--secret-file", wrong);
