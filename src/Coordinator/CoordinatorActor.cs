@@ -95,20 +95,27 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void WaitingForWorkers()
     {
+        // The run starts once --workers worker actors have come, as a node lost just before the start counts as
+        // one lost just after it: those present train (at least --min-workers), and replacements join when they
+        // come. Otherwise nodes killed faster than new ones can start would hold the run before its first step for
+        // ever, though the same churn a step later is only a node lost and replaced.
         Receive<RegisterWorker>(register => Guard(() =>
         {
             Accept(register);
-            if (workers.Actors < state.Options.Workers) return;
+            if (workers.ActorsSeen < state.Options.Workers || workers.Actors < state.Options.MinWorkers) return;
             Timers.Cancel(nameof(StillWaiting));
             log.Information("{Workers} workers registered on {Nodes} nodes; training from epoch {Epoch}, step {Step}",
                 workers.Actors, workers.Count, state.Cursor.Epoch, state.Cursor.GlobalStep);
+            if (workers.ActorsSeen > workers.Actors)
+                log.Information("{Lost} of the {Expected} workers that came were lost before the start; training with the {Present} present",
+                    workers.ActorsSeen - workers.Actors, workers.ActorsSeen, workers.Actors);
             Become(Training);
             NextStep();
         }));
         Receive<StopAtStepBoundary>(_ => Guard(() => { stopRequester = Sender; StopHere(); }));
         Receive<StillWaiting>(_ => log.Warning("Waiting for workers: {Registered} of {Expected} registered",
             workers.Actors, state.Options.Workers));
-        // A node lost before the quorum is reached no longer counts towards it; the others wait on for a replacement.
+        // A node lost before the start is removed from those present; the run's end never depends on it again.
         Receive<Terminated>(gone => Guard(() => OnWorkerLost(gone.ActorRef)));
     }
 

@@ -12,11 +12,16 @@ public sealed class Participants(bool wholeShards)
 {
     private readonly Dictionary<IActorRef, (string Id, int Actors, string Host)> members = new();
     private readonly Dictionary<IActorRef, int> held = new();
+    /// <summary>Every node that has registered, present or lost since, with its worker actors (by node name).</summary>
+    private readonly Dictionary<string, int> seen = new();
 
     public int Count => members.Count;
 
     /// <summary>Worker actors in all: what --workers and --min-workers count.</summary>
     public int Actors => members.Values.Sum(m => m.Actors);
+
+    /// <summary>Worker actors that have registered so far, nodes lost since included, each node (by name) counted once.</summary>
+    public int ActorsSeen => seen.Values.Sum();
 
     /// <summary>The worker actors of the named nodes (a step's contributors), each node counted once.</summary>
     public int ActorsOf(IEnumerable<string> nodeIds)
@@ -39,6 +44,7 @@ public sealed class Participants(bool wholeShards)
     {
         bool known = members.ContainsKey(participant);
         members[participant] = (id, Math.Max(1, actors), host ?? "?");
+        seen[id] = Math.Max(1, actors);
         held.Remove(participant);
         return !known;
     }

@@ -29,11 +29,11 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
     }
 
     private IActorRef StartCoordinator(int workers, TimeSpan stepTimeout, int trainCount = 256, int epochs = 1, bool deterministic = false,
-        ILogger? log = null)
+        ILogger? log = null, int minWorkers = 1)
     {
         var options = new TrainingOptions
         {
-            Workers = workers, BatchSize = 64, Epochs = epochs, StepTimeout = stepTimeout, CheckpointEvery = 1000, Deterministic = deterministic,
+            Workers = workers, MinWorkers = minWorkers, BatchSize = 64, Epochs = epochs, StepTimeout = stepTimeout, CheckpointEvery = 1000, Deterministic = deterministic,
         };
         state = TrainingState.Fresh(options, trainCount);
         var run = new RunDirectory(runDir);
@@ -72,7 +72,7 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
     }
 
     [Fact]
-    public void Should_not_count_a_node_lost_before_the_quorum_and_start_once_its_replacement_registers()
+    public void Should_count_a_node_lost_before_the_start_as_come_and_train_with_those_present_when_min_workers_allows()
     {
         var log = new CapturedLog();
         var coordinator = StartCoordinator(workers: 2, TimeSpan.FromSeconds(10), log: log.Logger);
@@ -80,12 +80,25 @@ public sealed class CoordinatorActorSpecs : TestKit, IDisposable
         Watch(coordinator);
         Sys.Stop(lost.Ref); // the coordinator watches it: its end must be handled, not kill the coordinator
         AwaitAssert(() => Assert.Contains(log.Warnings, w => w.StartsWith("Worker node \"lost\" left")));
-        var (second, _) = Register(coordinator, "second");
-        second.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // 1 of 2: the lost node does not count
-        var (third, _) = Register(coordinator, "third");
-        Assert.Equal(0, second.ExpectMsg<ComputeShard>().Step);
-        Assert.Equal(0, third.ExpectMsg<ComputeShard>().Step);
+        var (second, _) = Register(coordinator, "second"); // 2 have come, 1 is present, --min-workers is 1
+        var shard = second.ExpectMsg<ComputeShard>();
+        Assert.Equal((0, 64), (shard.Step, shard.SampleIndices.Length));
         ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // no Terminated: the coordinator is alive
+    }
+
+    [Fact]
+    public void Should_wait_for_min_workers_present_when_a_node_was_lost_before_the_start()
+    {
+        var log = new CapturedLog();
+        var fresh = StartCoordinator(workers: 2, TimeSpan.FromSeconds(10), minWorkers: 2, log: log.Logger);
+        var (gone, _) = Register(fresh, "gone");
+        Sys.Stop(gone.Ref);
+        AwaitAssert(() => Assert.Contains(log.Warnings, w => w.StartsWith("Worker node \"gone\" left")));
+        var (b, _) = Register(fresh, "b");
+        b.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // 2 have come, but 1 present of --min-workers 2
+        var (c, _) = Register(fresh, "c");
+        Assert.Equal(0, b.ExpectMsg<ComputeShard>().Step);
+        Assert.Equal(0, c.ExpectMsg<ComputeShard>().Step);
     }
 
     [Fact]
