@@ -9,7 +9,7 @@ namespace VaeCluster.Tests.Deploy;
 /// (LD_BIND_NOW=1), and trains: on Debian 12 that holds only because the build marked the library's one
 /// GLIBCXX_3.4.32 need weak (Directory.Build.targets); a symbol that really needed GCC 13 would fail here at once.
 /// </summary>
-[Collection(EndToEndCollection.Name)]
+[Collection(CommandEndToEndCollection.Name)]
 public sealed class NativeLibraryTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string work = Directory.CreateTempSubdirectory("vae-bind-now-").FullName;

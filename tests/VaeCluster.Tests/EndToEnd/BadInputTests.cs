@@ -11,7 +11,7 @@ namespace VaeCluster.Tests.EndToEnd;
 
 /// <summary>Bad input: one line that says what is wrong, a non-zero exit, and nothing written.</summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // read-only folders are made the Unix way
-[Collection(EndToEndCollection.Name)] // dozens of CLI processes: beside a training test they would only slow it
+[Collection(CommandEndToEndCollection.Name)] // dozens of CLI processes: one command test at a time
 public sealed class BadInputTests : IDisposable
 {
     private readonly string work = Directory.CreateTempSubdirectory("vae-bad-").FullName;

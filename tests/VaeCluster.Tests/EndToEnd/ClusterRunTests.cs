@@ -9,7 +9,7 @@ namespace VaeCluster.Tests.EndToEnd;
 /// Cluster mode with real processes on loopback: a coordinator process and worker processes joined over
 /// Akka.Cluster, tensors over the data plane. Checked through what the run leaves: metrics, the step ledger, logs.
 /// </summary>
-[Collection(EndToEndCollection.Name)]
+[Collection(CommandEndToEndCollection.Name)]
 public sealed class ClusterRunTests : IDisposable
 {
     private const int TrainLimit = 2560; // 20 steps of 128 per epoch
@@ -66,6 +66,10 @@ public sealed class ClusterRunTests : IDisposable
         var pids = WorkerPids(run);
         Assert.Equal(2, pids.Count);
         Assert.All(pids, pid => Assert.False(IsAlive(pid), $"worker process {pid} outlived the run"));
+        // A clean finish is quiet: no node warns while the cluster shuts down (the workers print their warnings here too).
+        var afterTheEnd = (result.StdOut + result.StdErr).Split('\n').SkipWhile(line => !line.Contains("Training complete")).ToList();
+        Assert.NotEmpty(afterTheEnd);
+        Assert.DoesNotContain(afterTheEnd, line => line.Contains(" WRN]") || line.Contains(" ERR]") || line.Contains(" FTL]"));
     }
 
     [Fact]

@@ -7,7 +7,7 @@ namespace VaeCluster.Tests.EndToEnd;
 /// A disk that fills up ends the run with one line that says so, and no stack trace: at the start (config.json has
 /// no room) and in the middle (the first checkpoint has none). The run directory is on a tmpfs of the given size.
 /// </summary>
-[Collection(EndToEndCollection.Name)]
+[Collection(CommandEndToEndCollection.Name)]
 public sealed class FullDiskTests : IDisposable
 {
     private readonly string work = Directory.CreateTempSubdirectory("vae-full-").FullName;

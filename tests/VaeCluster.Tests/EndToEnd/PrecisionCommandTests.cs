@@ -4,7 +4,7 @@ using Xunit;
 namespace VaeCluster.Tests.EndToEnd;
 
 /// <summary>./vae train --precision bf16 through the real CLI (this test machine's CPU must have native bf16).</summary>
-[Collection(EndToEndCollection.Name)]
+[Collection(CommandEndToEndCollection.Name)]
 public sealed class PrecisionCommandTests : IDisposable
 {
     private readonly string work = Directory.CreateTempSubdirectory("vae-bf16-").FullName;

@@ -28,7 +28,7 @@ public sealed class ShortDeterministicRun : IDisposable
     public void Dispose() => Directory.Delete(Work, recursive: true);
 }
 
-[Collection(EndToEndCollection.Name)]
+[Collection(CommandEndToEndCollection.Name)]
 public sealed class ResumeTests(ShortDeterministicRun trained) : IClassFixture<ShortDeterministicRun>
 {
     private const int Steps = 8;

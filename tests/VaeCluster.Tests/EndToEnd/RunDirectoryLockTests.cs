@@ -10,7 +10,7 @@ namespace VaeCluster.Tests.EndToEnd;
 /// one line that names it, and its ledger stays exact; of two trainers started together exactly one trains; a process
 /// killed with -9 leaves no lock behind.
 /// </summary>
-[Collection(EndToEndCollection.Name)]
+[Collection(CommandEndToEndCollection.Name)]
 public sealed class RunDirectoryLockTests : IDisposable
 {
     private const int TrainImages = 256, StepsPerEpoch = 2; // batch 128

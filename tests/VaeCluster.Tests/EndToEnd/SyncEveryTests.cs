@@ -27,7 +27,7 @@ public sealed class ShortRoundsRun : IDisposable
     public void Dispose() => Directory.Delete(Work, recursive: true);
 }
 
-[Collection(EndToEndCollection.Name)]
+[Collection(CommandEndToEndCollection.Name)]
 public sealed class SyncEveryTests(ShortRoundsRun trained) : IClassFixture<ShortRoundsRun>
 {
     private const int Steps = 20;

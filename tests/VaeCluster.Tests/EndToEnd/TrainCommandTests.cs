@@ -6,7 +6,7 @@ using Xunit;
 namespace VaeCluster.Tests.EndToEnd;
 
 /// <summary>The real CLI in a real process, on a subset of MNIST.</summary>
-[Collection(EndToEndCollection.Name)]
+[Collection(CommandEndToEndCollection.Name)]
 public sealed class TrainCommandTests : IDisposable
 {
     private readonly string work = Directory.CreateTempSubdirectory("vae-e2e-").FullName;

@@ -3,7 +3,7 @@ using Xunit;
 namespace VaeCluster.Tests.EndToEnd;
 
 /// <summary>--transport on coordinator and worker: tcp keeps tensors on the socket even where shared memory would work.</summary>
-[Collection(EndToEndCollection.Name)]
+[Collection(CommandEndToEndCollection.Name)]
 public sealed class TransportFlagTests : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);

@@ -4,7 +4,7 @@ using Xunit;
 namespace VaeCluster.Tests.EndToEnd;
 
 /// <summary>--wire fp32|bf16: bfloat16 halves what crosses TCP; what cannot work is refused in one line.</summary>
-[Collection(EndToEndCollection.Name)]
+[Collection(CommandEndToEndCollection.Name)]
 public sealed class WireFlagTests : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);

@@ -11,7 +11,7 @@ namespace VaeCluster.Tests.Web;
 /// The dashboard of a real run, seen by real clients: headless Chromium, a Prometheus server, plain HTTP probes;
 /// TensorBoard's file after a run; and bad --http values.
 /// </summary>
-[Collection(EndToEndCollection.Name)]
+[Collection(CommandEndToEndCollection.Name)]
 public sealed class DashboardEndToEndTests : IDisposable
 {
     /// <summary>Long enough to outlast every check (the test kills it): 50 epochs of 100 steps.</summary>
