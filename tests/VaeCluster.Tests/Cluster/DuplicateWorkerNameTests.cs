@@ -10,7 +10,7 @@ namespace VaeCluster.Tests.Cluster;
 /// Two live workers started with the same --name used to be admitted both, each evicting the other over and over.
 /// The second must be refused in one line and exit, and the run must go on with the first.
 /// </summary>
-[Collection(CommandEndToEndCollection.Name)]
+[Collection(EndToEndCollection.Name)]
 public sealed class DuplicateWorkerNameTests : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);

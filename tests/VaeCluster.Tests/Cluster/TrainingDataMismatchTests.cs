@@ -8,7 +8,7 @@ namespace VaeCluster.Tests.Cluster;
 /// A worker node whose training set has the coordinator's count but other contents (the same images in reverse
 /// order) would train the run on the wrong images without a word; it must be refused, both nodes saying why.
 /// </summary>
-[Collection(CommandEndToEndCollection.Name)]
+[Collection(EndToEndCollection.Name)]
 public sealed class TrainingDataMismatchTests : IDisposable
 {
     private const int TrainImages = 256;

@@ -13,8 +13,8 @@ namespace VaeCluster.Tests.EndToEnd;
 [Collection(EndToEndCollection.Name)]
 public sealed class ChaosTests : IDisposable
 {
-    private const int TrainLimit = 128 * 400;
-    private const int Epochs = 1; // 400 steps: with the wait for the quorum, long enough here for several kills
+    private const int TrainLimit = 128 * 250;
+    private const int Epochs = 1; // 250 steps: with the wait for the quorum, long enough here for several kills
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan StrangerEvery = TimeSpan.FromSeconds(5);
     private readonly string work = Directory.CreateTempSubdirectory("vae-chaos-").FullName;
