@@ -66,10 +66,13 @@ public sealed class ClusterRunTests : IDisposable
         var pids = WorkerPids(run);
         Assert.Equal(2, pids.Count);
         Assert.All(pids, pid => Assert.False(IsAlive(pid), $"worker process {pid} outlived the run"));
-        // A clean finish is quiet: no node warns while the cluster shuts down (the workers print their warnings here too).
+        // A clean finish is quiet: no node warns while the cluster shuts down (the workers print their warnings here
+        // too). Akka's "heartbeat interval is growing too large" is not about the shutdown: it says the machine's cores
+        // were too busy (other tests beside this one) to send a heartbeat on time, which an operator should see.
         var afterTheEnd = (result.StdOut + result.StdErr).Split('\n').SkipWhile(line => !line.Contains("Training complete")).ToList();
         Assert.NotEmpty(afterTheEnd);
-        Assert.DoesNotContain(afterTheEnd, line => line.Contains(" WRN]") || line.Contains(" ERR]") || line.Contains(" FTL]"));
+        Assert.DoesNotContain(afterTheEnd, line => (line.Contains(" WRN]") && !line.Contains("heartbeat interval is growing too large"))
+            || line.Contains(" ERR]") || line.Contains(" FTL]"));
     }
 
     [Fact]
