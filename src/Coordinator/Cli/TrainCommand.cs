@@ -15,7 +15,7 @@ public static class TrainCommand
 
     private static readonly Option<int?> Epochs = NumberOption.Whole("--epochs", $"Epochs to train (default {Defaults.Epochs}); with --resume, the new total.", 1);
     private static readonly Option<int?> Workers = NumberOption.Whole("--workers", $"Worker actors (default: one per core, here {Defaults.Workers}).", 1);
-    private static readonly Option<int?> MinWorkers = NumberOption.Whole("--min-workers", "Pause training while fewer workers than this are present (default 1).", 1);
+    private static readonly Option<int?> MinWorkers = NumberOption.Whole("--min-workers", "Pause training while fewer workers than this are present; training starts with this many present once --workers have come, nodes lost since included (default 1).", 1);
     private static readonly Option<bool?> Deterministic = new("--deterministic")
     {
         Description = $"Bit-for-bit reproducible: cut every batch into {TrainingOptions.DeterministicShards} shards, whatever the workers, and add them in order (a little slower).",
